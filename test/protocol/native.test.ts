@@ -1,0 +1,164 @@
+/**
+ * The native addon outside the parser's semantics (parity.test.ts covers those): it loads in the
+ * main thread and in several workers at once, its dup/close hand a live socket to a worker thread,
+ * and bad arguments throw JS errors instead of crashing the process.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { Worker } from 'node:worker_threads';
+import { native, nativeLoadError, type NativeAddon } from '../../src/protocol/native.js';
+import { HDR_CONSUMED, HDR_COUNT, HDR_SIZE, OPS_ARRAY_LENGTH, OpKind } from '../../src/protocol/ops.js';
+
+const NATIVE_MODULE_URL = new URL('../../src/protocol/native.js', import.meta.url).href;
+
+function loadedAddon(): NativeAddon {
+  assert.ok(native, `the native addon must be built for this test: ${nativeLoadError}`);
+  return native;
+}
+
+/** Runs `body` (the text of an async function of `(addon, workerData)`) in a worker; resolves its result. */
+async function runInWorker<T>(body: string, workerData: unknown = null): Promise<T> {
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(${JSON.stringify(NATIVE_MODULE_URL)}).then(async ({ native, nativeLoadError }) => {
+      if (!native) throw new Error('worker could not load the addon: ' + nativeLoadError);
+      const run = async (addon, workerData) => { ${body} };
+      parentPort.postMessage({ result: await run(native, workerData.data) });
+    });`;
+  const worker = new Worker(source, { eval: true, workerData: { data: workerData } });
+  const [message] = (await once(worker, 'message')) as [{ result: T }];
+  await once(worker, 'exit');
+  return message.result;
+}
+
+/** The OS descriptor behind a socket or server (Node exposes it on its internal handle on Unix). */
+function socketFd(owner: net.Socket | net.Server): number {
+  const fd = (owner as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  assert.equal(typeof fd, 'number', 'the handle exposes its fd');
+  return fd as number;
+}
+
+describe('native addon', () => {
+  it('loads in the main thread with parse, dup and close', () => {
+    const addon = loadedAddon();
+    const ops = new Int32Array(OPS_ARRAY_LENGTH);
+    const bytes = Buffer.from('PING\r\n');
+    assert.equal(addon.parse(bytes, 0, bytes.length, ops, 4096, 1 << 20), 1);
+    assert.equal(ops[HDR_COUNT], 1);
+    assert.equal(ops[HDR_CONSUMED], bytes.length);
+    assert.equal(ops[HDR_SIZE], OpKind.PING);
+  });
+
+  it('loads and parses in several workers at once', async () => {
+    loadedAddon();
+    const body = `
+      const ops = new Int32Array(${OPS_ARRAY_LENGTH});
+      const bytes = Buffer.from('PUB a.b 5\\r\\nhello\\r\\n'.repeat(1000));
+      let records = 0;
+      for (let round = 0; round < 200; round++) records += addon.parse(bytes, 0, bytes.length, ops, 4096, 1 << 20);
+      return { records, kind: ops[${HDR_SIZE}], consumed: ops[${HDR_CONSUMED}] };`;
+    const results = await Promise.all(Array.from({ length: 4 }, () => runInWorker<Record<string, number>>(body)));
+    for (const result of results) {
+      assert.deepEqual(result, { records: 200_000, kind: OpKind.PUB, consumed: 19_000 });
+    }
+  });
+
+  it('dup hands an accepted socket to a worker that serves it through net.Socket({ fd })', async () => {
+    const addon = loadedAddon();
+    const server = net.createServer({ pauseOnConnect: true });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const client = net.connect(port, '127.0.0.1');
+      const [accepted] = (await once(server, 'connection')) as [net.Socket];
+      const duplicate = addon.dup(socketFd(accepted));
+      assert.ok(duplicate >= 0 && duplicate !== socketFd(accepted));
+      accepted.destroy();
+
+      const served = runInWorker<string>(
+        `
+        const net = require('node:net');
+        const socket = new net.Socket({ fd: workerData, readable: true, writable: true });
+        let received = '';
+        await new Promise((resolve) => {
+          socket.on('data', (chunk) => {
+            received += chunk;
+            if (received.endsWith('\\n')) socket.end('echo ' + received, resolve);
+          });
+        });
+        return received;`,
+        duplicate,
+      );
+      client.write('hello from the client\n');
+      let reply = '';
+      client.on('data', (chunk) => (reply += chunk));
+      await once(client, 'end');
+      assert.equal(reply, 'echo hello from the client\n');
+      assert.equal(await served, 'hello from the client\n');
+      client.destroy();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('close releases a descriptor, and a second close reports EBADF', async () => {
+    const addon = loadedAddon();
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const fd = socketFd(server);
+      const duplicate = addon.dup(fd);
+      addon.close(duplicate);
+      assert.throws(() => addon.close(duplicate), { code: 'EBADF', message: /close\(\d+\) failed: Bad file descriptor/ });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('dup of a closed descriptor throws with the errno text', () => {
+    const addon = loadedAddon();
+    const duplicate = addon.dup(1);
+    addon.close(duplicate);
+    assert.throws(() => addon.dup(duplicate), { code: 'EBADF', message: /dup\(\d+\) failed: Bad file descriptor/ });
+  });
+
+  it('throws JS errors on bad arguments instead of crashing', () => {
+    const addon = loadedAddon() as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const ops = new Int32Array(OPS_ARRAY_LENGTH);
+    const bytes = Buffer.from('PING\r\n');
+    const shared = new ArrayBuffer(64);
+    const cases: Array<[string, () => unknown, RegExp]> = [
+      ['no arguments', () => addon.parse(), /6 arguments/],
+      ['string buffer', () => addon.parse('PING\r\n', 0, 6, ops, 4096, 1024), /buf must be a Uint8Array/],
+      ['Uint16Array buffer', () => addon.parse(new Uint16Array(8), 0, 6, ops, 4096, 1024), /buf must be a Uint8Array/],
+      ['Float64Array ops', () => addon.parse(bytes, 0, 6, new Float64Array(64), 4096, 1024), /ops must be an Int32Array/],
+      ['plain array ops', () => addon.parse(bytes, 0, 6, [0, 0, 0, 0], 4096, 1024), /ops must be an Int32Array/],
+      ['string start', () => addon.parse(bytes, '0', 6, ops, 4096, 1024), /must be numbers/],
+      ['negative start', () => addon.parse(bytes, -1, 6, ops, 4096, 1024), /start <= end/],
+      ['end past the buffer', () => addon.parse(bytes, 0, 7, ops, 4096, 1024), /end <= buf.length/],
+      ['start after end', () => addon.parse(bytes, 4, 2, ops, 4096, 1024), /start <= end/],
+      ['ops shorter than the header', () => addon.parse(bytes, 0, 6, new Int32Array(HDR_SIZE - 1), 4096, 1024), /shorter than its header/],
+      ['overlapping buf and ops', () => addon.parse(new Uint8Array(shared, 0, 32), 0, 6, new Int32Array(shared, 16, 12), 4096, 1024), /overlap/],
+      ['dup without an fd', () => addon.dup(), /1 argument/],
+      ['dup of a string', () => addon.dup('3'), /non-negative integer/],
+      ['dup of a negative fd', () => addon.dup(-1), /non-negative integer/],
+      ['close of an object', () => addon.close({}), /non-negative integer/],
+    ];
+    for (const [name, call, message] of cases) {
+      assert.throws(call, message, name);
+    }
+    assert.equal(addon.parse(bytes, 0, 6, ops, 4096, 1024), 1, 'the addon still works afterwards');
+  });
+
+  it('a parse on an empty range writes an empty result', () => {
+    const addon = loadedAddon();
+    const ops = new Int32Array(OPS_ARRAY_LENGTH).fill(7);
+    assert.equal(addon.parse(new Uint8Array(0), 0, 0, ops, 4096, 1024), 0);
+    assert.equal(ops[HDR_COUNT], 0);
+    assert.equal(ops[HDR_CONSUMED], 0);
+  });
+});
