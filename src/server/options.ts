@@ -1,0 +1,51 @@
+/** Broker options, named and defaulted as nats-server's (server/const.go, server/opts.go). */
+export type ParserChoice = 'auto' | 'native' | 'js';
+export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export interface ServerOptions {
+  /** Interface to listen on (nats-server -a/--addr). */
+  host: string;
+  /** Client port; 0 picks a free port (nats-server uses -1 for that, also accepted). */
+  port: number;
+  serverName: string;
+  /** Worker threads (shards); default os.availableParallelism(). */
+  workers: number;
+  parser: ParserChoice;
+  /** Bytes; nats-server MAX_PAYLOAD_SIZE. */
+  maxPayload: number;
+  /** Bytes; nats-server MAX_CONTROL_LINE_SIZE. */
+  maxControlLine: number;
+  /** Bytes buffered for one client before it is closed as a slow consumer; MAX_PENDING_SIZE. */
+  maxPending: number;
+  /** Milliseconds a flush may stay blocked before the client is a slow consumer; DEFAULT_FLUSH_DEADLINE. */
+  writeDeadline: number;
+  /** Milliseconds between server PINGs; DEFAULT_PING_INTERVAL. */
+  pingInterval: number;
+  /** Unanswered PINGs before 'Stale Connection'; DEFAULT_PING_MAX_OUT. */
+  maxPingsOut: number;
+  /** 0 = unlimited. nats-server DEFAULT_MAX_CONNECTIONS is 64K. */
+  maxConnections: number;
+  /** Per connection; 0 = unlimited. */
+  maxSubscriptions: number;
+  logLevel: LogLevel;
+  /** Write logs to this file instead of stderr. */
+  logFile: string | null;
+}
+
+export const DEFAULT_OPTIONS: ServerOptions = {
+  host: '0.0.0.0',
+  port: 4222,
+  serverName: '',
+  workers: 0, // resolved to os.availableParallelism() at start
+  parser: 'auto',
+  maxPayload: 1024 * 1024,
+  maxControlLine: 4096,
+  maxPending: 64 * 1024 * 1024,
+  writeDeadline: 10_000,
+  pingInterval: 2 * 60_000,
+  maxPingsOut: 2,
+  maxConnections: 64 * 1024,
+  maxSubscriptions: 0,
+  logLevel: 'info',
+  logFile: null,
+};

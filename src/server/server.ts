@@ -1,0 +1,194 @@
+/**
+ * The main thread: listens, hands each accepted connection to the least loaded worker, supervises
+ * the workers. It does no protocol work.
+ */
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { native, nativeLoadError } from '../protocol/native.js';
+import type { ServerInfo } from '../protocol/encoder.js';
+import type { FromWorker, ToWorker, WorkerConfig } from '../worker/worker-main.js';
+import { createLogger } from './logger.js';
+import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
+import { acceptedSlot, createConnectionCounters, openSlot } from './shared-state.js';
+import { NATRIUM_VERSION, NATS_PROTOCOL_VERSION } from './version.js';
+
+export interface RunningServer {
+  /** nats://host:port, usable by any NATS client. */
+  url: string;
+  host: string;
+  port: number;
+  serverId: string;
+  /** Stops accepting, closes every client and stops the workers. */
+  close(): Promise<void>;
+}
+
+const WORKER_ENTRY = new URL('../worker/worker-main.js', import.meta.url);
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** A server id shaped like nats-server's (a public server NKey: 'N' + 55 base32 characters). */
+function newServerId(): string {
+  const bytes = randomBytes(55);
+  let id = 'N';
+  for (const b of bytes) id += BASE32[b & 31];
+  return id;
+}
+
+class WorkerSlot {
+  worker!: Worker;
+  /** Connections posted to this worker, to balance before its own counter catches up. */
+  assigned = 0;
+  ready!: Promise<FromWorker & { type: 'ready' }>;
+  constructor(readonly index: number) {}
+}
+
+export async function startServer(partial: Partial<ServerOptions> = {}): Promise<RunningServer> {
+  const options: ServerOptions = { ...DEFAULT_OPTIONS, ...partial };
+  if (options.port === -1) options.port = 0;
+  const log = createLogger(options);
+  if (options.parser === 'native' && native === null) throw new Error(`--parser native: ${nativeLoadError}`);
+  // Handing sockets to workers needs dup(2) from the addon; without it the one worker listens itself.
+  const listenSelf = native === null;
+  let workerCount = options.workers > 0 ? options.workers : os.availableParallelism();
+  if (listenSelf && workerCount > 1) {
+    log.warn(`Native addon unavailable (${nativeLoadError}): running 1 worker instead of ${workerCount}`);
+    workerCount = 1;
+  }
+  options.workers = workerCount;
+  const serverId = newServerId();
+  const info: ServerInfo = {
+    server_id: serverId,
+    server_name: options.serverName || serverId,
+    version: NATS_PROTOCOL_VERSION,
+    proto: 1,
+    host: options.host,
+    port: options.port,
+    headers: true,
+    max_payload: options.maxPayload,
+  };
+  log.info(`Starting natrium ${NATRIUM_VERSION} (nats protocol ${NATS_PROTOCOL_VERSION})`);
+  log.info(`  Name:     ${info.server_name}`);
+  log.info(`  ID:       ${serverId}`);
+  log.info(`  Workers:  ${workerCount}`);
+
+  const counters = createConnectionCounters(workerCount);
+  const slots = Array.from({ length: workerCount }, (_, i) => new WorkerSlot(i));
+  let stopping = false;
+  let listener: net.Server | null = null;
+  let nextClientId = 1;
+  let selfListenPort: Promise<number> | null = null;
+
+  function spawn(slot: WorkerSlot): void {
+    const config: WorkerConfig = { index: slot.index, options, info, counters, listenSelf };
+    const worker = new Worker(WORKER_ENTRY, { workerData: config });
+    slot.worker = worker;
+    slot.assigned = Atomics.load(counters, acceptedSlot(slot.index));
+    slot.ready = new Promise((resolve, reject) => {
+      worker.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') resolve(message);
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`worker ${slot.index} exited with code ${code} while starting`)));
+    });
+    if (listenSelf) {
+      selfListenPort = new Promise((resolve, reject) => {
+        worker.on('message', (message: FromWorker) => {
+          if (message.type === 'listening') resolve(message.port);
+          else if (message.type === 'listen-error') reject(new Error(message.message));
+        });
+      });
+    }
+    worker.on('error', (error) => log.error({ worker: slot.index, err: error }, 'Worker failed'));
+    worker.on('exit', (code) => {
+      // Its connections died with it; their counters must not keep the slot looking busy.
+      const open = Atomics.exchange(counters, openSlot(slot.index), 0);
+      Atomics.sub(counters, 0, open);
+      if (stopping) return;
+      log.error({ worker: slot.index, code }, `Worker ${slot.index} exited; respawning`);
+      spawn(slot);
+      slot.ready.catch((error: Error) => log.error({ err: error }, `Worker ${slot.index} failed to restart`));
+    });
+  }
+
+  function leastLoaded(): WorkerSlot {
+    let best = slots[0];
+    let bestLoad = Infinity;
+    for (const slot of slots) {
+      const inFlight = slot.assigned - Atomics.load(counters, acceptedSlot(slot.index));
+      const load = Atomics.load(counters, openSlot(slot.index)) + inFlight;
+      if (load < bestLoad) {
+        best = slot;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  function assign(socket: net.Socket): void {
+    const handle = (socket as unknown as { _handle: { fd: number } | null })._handle;
+    if (handle === null || native === null) {
+      socket.destroy();
+      return;
+    }
+    let fd: number;
+    try {
+      fd = native.dup(handle.fd);
+    } catch (error) {
+      log.error({ err: error }, 'Cannot hand a connection to a worker');
+      socket.destroy();
+      return;
+    }
+    socket.destroy();
+    const slot = leastLoaded();
+    slot.assigned++;
+    const message: ToWorker = { type: 'connection', fd, clientId: nextClientId++ };
+    slot.worker.postMessage(message);
+  }
+
+  for (const slot of slots) spawn(slot);
+  const readies = await Promise.all(slots.map((slot) => slot.ready));
+  const parser = readies[0];
+  if (parser.parserFallbackReason !== null) log.warn(`Using the TypeScript parser: ${parser.parserFallbackReason}`);
+  log.info(`Protocol parser: ${parser.parser}`);
+
+  let port: number;
+  if (listenSelf) {
+    port = await selfListenPort!;
+  } else {
+    const server = net.createServer({ pauseOnConnect: true }, assign);
+    listener = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: options.host, port: options.port }, () => resolve());
+    });
+    port = (server.address() as net.AddressInfo).port;
+    // Posted before any connection, so every INFO carries the real port (workers keep order).
+    const message: ToWorker = { type: 'port', port };
+    for (const slot of slots) slot.worker.postMessage(message);
+  }
+  info.port = port;
+  options.port = port;
+  log.info(`Listening for client connections on ${options.host}:${port}`);
+  log.info('Server is ready');
+
+  async function close(): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    await new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
+    await Promise.all(
+      slots.map(
+        (slot) =>
+          new Promise<void>((resolve) => {
+            slot.worker.once('exit', () => resolve());
+            const message: ToWorker = { type: 'shutdown' };
+            slot.worker.postMessage(message);
+          }),
+      ),
+    );
+    log.info('Server shut down');
+  }
+
+  const host = options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
+  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, close };
+}

@@ -1,0 +1,339 @@
+import type { Socket } from 'node:net';
+import { OpKind, HDR_SIZE, OP_STRIDE } from '../protocol/ops.js';
+import type { OpSink, ProtocolReader } from '../protocol/reader.js';
+import { OK, PING, PONG } from '../protocol/encoder.js';
+import * as errors from '../protocol/errors.js';
+import { isValidLiteralSubject, isValidSubscribeSubject } from '../sublist/subject.js';
+import { Outbound } from './outbound.js';
+import type { Shard } from './shard.js';
+
+/** One SUB of one client. `sidBytes` is what MSG lines carry, kept as bytes for delivery. */
+export class Subscription {
+  delivered = 0;
+  /** Auto-unsubscribe after this many deliveries; 0 = no limit. */
+  max = 0;
+  constructor(
+    readonly client: Client,
+    readonly subject: string,
+    readonly queue: string | null,
+    readonly sid: string,
+    readonly sidBytes: Buffer,
+  ) {}
+}
+
+/** Why a connection closed, in nats-server's words (ClosedState in server/client.go). */
+export type CloseReason =
+  | 'Client Closed'
+  | 'Server Shutdown'
+  | 'Slow Consumer (Pending Bytes)'
+  | 'Slow Consumer (Write Deadline)'
+  | 'Stale Connection'
+  | 'Parse Error'
+  | 'Protocol Violation'
+  | 'Maximum Payload Exceeded'
+  | 'Maximum Control Line Exceeded'
+  | 'Maximum Connections Exceeded'
+  | 'Write Error'
+  | 'Read Error';
+
+/** The CONNECT fields nats-server reads, with its defaults (note verbose and pedantic default on). */
+interface ConnectOptions {
+  verbose: boolean;
+  pedantic: boolean;
+  echo: boolean;
+  headers: boolean;
+  no_responders: boolean;
+  name: string;
+  lang: string;
+  version: string;
+  protocol: number;
+}
+
+const CONNECT_FIELD_TYPES: Record<keyof ConnectOptions, 'boolean' | 'string' | 'number'> = {
+  verbose: 'boolean',
+  pedantic: 'boolean',
+  echo: 'boolean',
+  headers: 'boolean',
+  no_responders: 'boolean',
+  name: 'string',
+  lang: 'string',
+  version: 'string',
+  protocol: 'number',
+};
+
+/** A client connection owned by one shard: protocol state, subscriptions and outbound bytes. */
+export class Client implements OpSink {
+  readonly outbound = new Outbound();
+  readonly subs = new Map<string, Subscription>();
+  verbose = true;
+  pedantic = true;
+  echo = true;
+  headers = false;
+  noResponders = false;
+  name = '';
+  lang = '';
+  version = '';
+  connectReceived = false;
+  closed = false;
+  /** Set while queued for the shard's next flush. */
+  dirty = false;
+  pingsOut = 0;
+  msgsIn = 0;
+  bytesIn = 0;
+  msgsOut = 0;
+  bytesOut = 0;
+  readonly startedAt = Date.now();
+  private pingTimer: NodeJS.Timeout | null = null;
+  private writeDeadlineTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+    readonly shard: Shard,
+    private readonly reader: ProtocolReader,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.closed) this.reader.feed(chunk, this);
+    });
+    socket.on('drain', () => this.clearWriteDeadline());
+    socket.on('error', () => this.close('Read Error'));
+    // Sockets are half-open: on the peer's FIN, what is pending is still flushed before ending.
+    socket.on('end', () => this.close('Client Closed'));
+    socket.on('close', () => this.close('Client Closed'));
+    const interval = shard.options.pingInterval;
+    if (interval > 0) this.pingTimer = setInterval(() => this.onPingTimer(), interval);
+  }
+
+  /** Handles a batch of parsed ops; returns false once the connection closed. */
+  onOps(buf: Uint8Array, ops: Int32Array, count: number): boolean {
+    const src = buf as Buffer;
+    for (let i = 0, r = HDR_SIZE; i < count; i++, r += OP_STRIDE) {
+      if (this.closed) return false;
+      switch (ops[r] as OpKind) {
+        case OpKind.PUB:
+          this.processPub(src, ops[r + 1], ops[r + 2], ops[r + 3], ops[r + 4], -1, ops[r + 5], ops[r + 6]);
+          break;
+        case OpKind.HPUB:
+          if (!this.headers) {
+            // nats-server drops a client that sends headers it did not announce, without -ERR.
+            this.close('Protocol Violation');
+            return false;
+          }
+          this.processPub(src, ops[r + 1], ops[r + 2], ops[r + 3], ops[r + 4], ops[r + 7], ops[r + 5], ops[r + 6]);
+          break;
+        case OpKind.SUB:
+          this.processSub(src, ops[r + 1], ops[r + 2], ops[r + 3], ops[r + 4], ops[r + 5], ops[r + 6]);
+          break;
+        case OpKind.UNSUB:
+          this.processUnsub(src.toString('latin1', ops[r + 5], ops[r + 5] + ops[r + 6]), ops[r + 7]);
+          break;
+        case OpKind.PING:
+          this.send(PONG);
+          break;
+        case OpKind.PONG:
+          this.pingsOut = 0;
+          break;
+        case OpKind.CONNECT:
+          this.processConnect(src.toString('utf8', ops[r + 1], ops[r + 1] + ops[r + 2]));
+          break;
+        case OpKind.INFO:
+        case OpKind.OK:
+          break;
+        case OpKind.ERR:
+          this.close('Client Closed');
+          return false;
+        case OpKind.PARSE_ERROR:
+          this.failParse(ops[r + 1]);
+          return false;
+      }
+    }
+    return !this.closed;
+  }
+
+  private processConnect(json: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch {
+      this.close('Protocol Violation'); // nats-server closes on a bad CONNECT without -ERR
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.close('Protocol Violation');
+      return;
+    }
+    const fields = parsed as Record<string, unknown>;
+    for (const key of Object.keys(CONNECT_FIELD_TYPES) as (keyof ConnectOptions)[]) {
+      const value = fields[key];
+      if (value !== undefined && value !== null && typeof value !== CONNECT_FIELD_TYPES[key]) {
+        this.close('Protocol Violation');
+        return;
+      }
+    }
+    const opts = fields as Partial<ConnectOptions>;
+    this.verbose = opts.verbose ?? this.verbose;
+    this.pedantic = opts.pedantic ?? this.pedantic;
+    this.echo = opts.echo ?? this.echo;
+    this.headers = opts.headers ?? this.headers;
+    this.noResponders = opts.no_responders ?? this.noResponders;
+    this.name = opts.name ?? '';
+    this.lang = opts.lang ?? '';
+    this.version = opts.version ?? '';
+    this.connectReceived = true;
+    if (this.noResponders && !this.headers) {
+      this.sendErrorAndClose(errors.ERR_NO_RESPONDERS_REQUIRES_HEADERS, 'Protocol Violation');
+      return;
+    }
+    if (this.verbose) this.send(OK);
+  }
+
+  private processPub(
+    src: Buffer,
+    subjectOff: number,
+    subjectLen: number,
+    replyOff: number,
+    replyLen: number,
+    hdrLen: number,
+    payloadOff: number,
+    payloadLen: number,
+  ): void {
+    this.msgsIn++;
+    this.bytesIn += payloadLen;
+    const subject = src.toString('latin1', subjectOff, subjectOff + subjectLen);
+    // Like nats-server, pedantic mode complains about the subject but still delivers.
+    if (this.pedantic && !isValidLiteralSubject(subject)) this.send(errors.ERR_INVALID_PUBLISH_SUBJECT);
+    this.shard.publish(this, subject, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+    if (this.verbose) this.send(OK);
+  }
+
+  private processSub(
+    src: Buffer,
+    subjectOff: number,
+    subjectLen: number,
+    queueOff: number,
+    queueLen: number,
+    sidOff: number,
+    sidLen: number,
+  ): void {
+    const subject = src.toString('latin1', subjectOff, subjectOff + subjectLen);
+    const queue = queueLen > 0 ? src.toString('latin1', queueOff, queueOff + queueLen) : null;
+    if (!isValidSubscribeSubject(subject)) {
+      this.send(errors.ERR_INVALID_SUBJECT);
+      return;
+    }
+    const sid = src.toString('latin1', sidOff, sidOff + sidLen);
+    if (!this.subs.has(sid)) {
+      const max = this.shard.options.maxSubscriptions;
+      if (max > 0 && this.subs.size >= max) {
+        this.send(errors.ERR_MAX_SUBSCRIPTIONS);
+        return;
+      }
+      const sub = new Subscription(this, subject, queue, sid, Buffer.from(sid, 'latin1'));
+      this.subs.set(sid, sub);
+      this.shard.addSubscription(sub);
+    }
+    if (this.verbose) this.send(OK);
+  }
+
+  private processUnsub(sid: string, max: number): void {
+    const sub = this.subs.get(sid);
+    if (sub !== undefined) {
+      if (max > 0 && max > sub.delivered) sub.max = max;
+      else this.removeSubscription(sub);
+    }
+    if (this.verbose) this.send(OK);
+  }
+
+  removeSubscription(sub: Subscription): void {
+    if (this.subs.get(sub.sid) !== sub) return;
+    this.subs.delete(sub.sid);
+    this.shard.removeSubscription(sub);
+  }
+
+  private failParse(code: number): void {
+    const reply = errors.parseErrorReply(code);
+    this.sendErrorAndClose(reply.bytes, reply.reason);
+  }
+
+  /** Queues bytes for the next flush of this shard. */
+  send(bytes: Buffer): void {
+    if (this.closed) return;
+    this.outbound.append(bytes);
+    this.shard.markDirty(this);
+  }
+
+  /** Called by the shard after delivery appended to this client's outbound buffer. */
+  checkPending(): void {
+    if (this.outbound.length + this.socket.writableLength > this.shard.options.maxPending) {
+      this.shard.log.warn({ cid: this.id }, `Slow Consumer Detected: MaxPending of ${this.shard.options.maxPending} Exceeded`);
+      this.shard.stats.slowConsumers++;
+      this.close('Slow Consumer (Pending Bytes)');
+    }
+  }
+
+  flush(): void {
+    this.dirty = false;
+    if (this.closed) return;
+    this.outbound.flushTo(this.socket);
+    if (this.socket.writableLength > 0 && this.writeDeadlineTimer === null) {
+      this.writeDeadlineTimer = setTimeout(() => this.onWriteDeadline(), this.shard.options.writeDeadline);
+    }
+  }
+
+  private onWriteDeadline(): void {
+    this.writeDeadlineTimer = null;
+    if (this.closed || this.socket.writableLength === 0) return;
+    this.shard.log.warn({ cid: this.id }, 'Slow Consumer Detected: WriteDeadline exceeded');
+    this.shard.stats.slowConsumers++;
+    this.close('Slow Consumer (Write Deadline)');
+  }
+
+  private clearWriteDeadline(): void {
+    if (this.writeDeadlineTimer !== null) {
+      clearTimeout(this.writeDeadlineTimer);
+      this.writeDeadlineTimer = null;
+    }
+  }
+
+  private onPingTimer(): void {
+    if (this.pingsOut + 1 > this.shard.options.maxPingsOut) {
+      this.sendErrorAndClose(errors.ERR_STALE_CONNECTION, 'Stale Connection');
+      return;
+    }
+    this.pingsOut++;
+    this.send(PING);
+  }
+
+  /** Sends an -ERR line, then closes the connection once it is written. */
+  sendErrorAndClose(errLine: Buffer, reason: CloseReason): void {
+    if (this.closed) return;
+    this.outbound.append(errLine);
+    this.close(reason);
+  }
+
+  /**
+   * Closes the connection like nats-server: what is pending is flushed first, except for slow
+   * consumers and broken sockets, which are cut at once.
+   */
+  close(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    this.clearWriteDeadline();
+    for (const sub of this.subs.values()) this.shard.removeSubscription(sub);
+    this.subs.clear();
+    this.shard.removeClient(this, reason);
+    const socket = this.socket;
+    if (reason.startsWith('Slow Consumer') || reason === 'Read Error' || socket.destroyed) {
+      this.outbound.discard();
+      socket.destroy();
+      return;
+    }
+    this.outbound.flushTo(socket);
+    this.outbound.discard();
+    socket.end();
+    // A peer that never reads must not hold the socket open forever.
+    socket.setTimeout(this.shard.options.writeDeadline, () => socket.destroy());
+  }
+}

@@ -1,0 +1,90 @@
+import type { Socket } from 'node:net';
+import { writeDecimal } from '../protocol/encoder.js';
+
+const INITIAL_SIZE = 16 * 1024;
+const MSG_PREFIX = 0x4d53_4720; // "MSG "
+
+/**
+ * One client's outbound bytes between flushes. Deliveries append into a single buffer that is
+ * written with one socket.write per flush; when the kernel took everything synchronously the
+ * buffer is reused, otherwise it is handed to the socket and a fresh one is started.
+ */
+export class Outbound {
+  private buf: Buffer | null = null;
+  length = 0;
+
+  private reserve(n: number): Buffer {
+    let buf = this.buf;
+    if (buf === null) {
+      buf = this.buf = Buffer.allocUnsafe(Math.max(INITIAL_SIZE, n));
+    } else if (this.length + n > buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, this.length + n));
+      buf.copy(grown, 0, 0, this.length);
+      buf = this.buf = grown;
+    }
+    return buf;
+  }
+
+  append(bytes: Buffer): void {
+    const buf = this.reserve(bytes.length);
+    this.length += bytes.copy(buf, this.length);
+  }
+
+  /**
+   * `MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n`, or HMSG with `<hdr> <total>` when
+   * hdrLen >= 0. Subject, reply and payload are copied straight from the publisher's bytes.
+   */
+  appendMsg(
+    src: Buffer,
+    subjectOff: number,
+    subjectLen: number,
+    sid: Buffer,
+    replySrc: Buffer,
+    replyOff: number,
+    replyLen: number,
+    hdrLen: number,
+    payloadSrc: Buffer,
+    payloadOff: number,
+    payloadLen: number,
+  ): void {
+    const buf = this.reserve(subjectLen + sid.length + replyLen + payloadLen + 36);
+    let o = this.length;
+    if (hdrLen >= 0) buf[o++] = 0x48; // 'H'
+    buf.writeUInt32BE(MSG_PREFIX, o);
+    o += 4;
+    o += src.copy(buf, o, subjectOff, subjectOff + subjectLen);
+    buf[o++] = 0x20;
+    o += sid.copy(buf, o);
+    buf[o++] = 0x20;
+    if (replyLen > 0) {
+      o += replySrc.copy(buf, o, replyOff, replyOff + replyLen);
+      buf[o++] = 0x20;
+    }
+    if (hdrLen >= 0) {
+      o = writeDecimal(buf, o, hdrLen);
+      buf[o++] = 0x20;
+    }
+    o = writeDecimal(buf, o, payloadLen);
+    buf[o++] = 0x0d;
+    buf[o++] = 0x0a;
+    o += payloadSrc.copy(buf, o, payloadOff, payloadOff + payloadLen);
+    buf[o++] = 0x0d;
+    buf[o++] = 0x0a;
+    this.length = o;
+  }
+
+  /** Writes everything pending to the socket. */
+  flushTo(socket: Socket): void {
+    const buf = this.buf;
+    if (buf === null || this.length === 0) return;
+    socket.write(buf.subarray(0, this.length));
+    this.length = 0;
+    // A synchronous, complete write leaves nothing queued: the buffer is ours again.
+    if (socket.writableLength !== 0) this.buf = null;
+  }
+
+  discard(): void {
+    this.buf = null;
+    this.length = 0;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Entry point of a worker thread: one shard. It receives connections from the main thread as
+ * duplicated file descriptors (or, without the native addon, accepts them itself).
+ */
+import net from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ServerInfo } from '../protocol/encoder.js';
+import { selectParser } from '../protocol/backend.js';
+import { createLogger } from '../server/logger.js';
+import type { ServerOptions } from '../server/options.js';
+import { acceptedSlot, LIVE_TOTAL, openSlot } from '../server/shared-state.js';
+import { Shard } from './shard.js';
+
+export interface WorkerConfig {
+  index: number;
+  options: ServerOptions;
+  info: ServerInfo;
+  counters: Int32Array;
+  /** Without the addon the single worker listens itself. */
+  listenSelf: boolean;
+}
+
+export type ToWorker =
+  | { type: 'port'; port: number }
+  | { type: 'connection'; fd: number; clientId: number }
+  | { type: 'shutdown' };
+export type FromWorker =
+  | { type: 'ready'; parser: string; parserFallbackReason: string | null }
+  | { type: 'listening'; port: number }
+  | { type: 'listen-error'; message: string }
+  | { type: 'stopped' };
+
+const config = workerData as WorkerConfig;
+const port = parentPort!;
+const log = createLogger(config.options, { worker: config.index });
+const backend = selectParser(config.options.parser);
+const shard = new Shard(config.options, backend.parse, config.info, log);
+const counters = config.counters;
+let nextLocalClientId = 1;
+
+function post(message: FromWorker): void {
+  port.postMessage(message);
+}
+
+function adopt(socket: net.Socket, clientId: number): void {
+  Atomics.add(counters, acceptedSlot(config.index), 1);
+  Atomics.add(counters, openSlot(config.index), 1);
+  const live = Atomics.add(counters, LIVE_TOTAL, 1) + 1;
+  socket.once('close', () => {
+    Atomics.sub(counters, openSlot(config.index), 1);
+    Atomics.sub(counters, LIVE_TOTAL, 1);
+  });
+  const max = config.options.maxConnections;
+  if (max > 0 && live > max) shard.rejectConnection(socket, clientId);
+  else shard.addConnection(socket, clientId);
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'port':
+      config.info.port = message.port;
+      break;
+    case 'connection':
+      adopt(new net.Socket({ fd: message.fd, readable: true, writable: true, allowHalfOpen: true }), message.clientId);
+      break;
+    case 'shutdown':
+      listener?.close();
+      shard.closeAll();
+      post({ type: 'stopped' });
+      port.close();
+      // Clients that do not read their last bytes must not hold the worker past shutdown.
+      setTimeout(() => process.exit(0), 1000).unref();
+      break;
+  }
+});
+
+let listener: net.Server | null = null;
+if (config.listenSelf) {
+  listener = net.createServer({ allowHalfOpen: true }, (socket) => adopt(socket, nextLocalClientId++));
+  listener.on('error', (error) => post({ type: 'listen-error', message: error.message }));
+  listener.listen({ host: config.options.host, port: config.options.port }, () => {
+    config.info.port = (listener!.address() as net.AddressInfo).port;
+    post({ type: 'listening', port: config.info.port });
+  });
+}
+post({ type: 'ready', parser: backend.name, parserFallbackReason: backend.fallbackReason });
