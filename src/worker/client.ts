@@ -107,7 +107,8 @@ export class Client implements OpSink {
 
   /** Handles a batch of parsed ops; returns false once the connection closed. */
   onOps(buf: Uint8Array, ops: Int32Array, count: number): boolean {
-    const src = buf as Buffer;
+    // Socket chunks are Buffers already; only a reassembled split op arrives as a plain view.
+    const src = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
     for (let i = 0, r = HDR_SIZE; i < count; i++, r += OP_STRIDE) {
       if (this.closed) return false;
       switch (ops[r] as OpKind) {
@@ -203,8 +204,9 @@ export class Client implements OpSink {
     const subject = src.toString('latin1', subjectOff, subjectOff + subjectLen);
     // Like nats-server, pedantic mode complains about the subject but still delivers.
     if (this.pedantic && !isValidLiteralSubject(subject)) this.send(errors.ERR_INVALID_PUBLISH_SUBJECT);
-    this.shard.publish(this, subject, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+    // nats-server acknowledges before delivering (an echo to self comes after the +OK).
     if (this.verbose) this.send(OK);
+    this.shard.publish(this, subject, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
   }
 
   private processSub(
@@ -253,7 +255,8 @@ export class Client implements OpSink {
 
   private failParse(code: number): void {
     const reply = errors.parseErrorReply(code);
-    this.sendErrorAndClose(reply.bytes, reply.reason);
+    if (reply.bytes === null) this.close(reply.reason);
+    else this.sendErrorAndClose(reply.bytes, reply.reason);
   }
 
   /** Queues bytes for the next flush of this shard. */
