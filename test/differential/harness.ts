@@ -1,0 +1,165 @@
+/**
+ * Differential transcripts: raw client bytes played against a broker, with the replies recorded
+ * step by step so that nats-server's and Natrium's can be compared exactly.
+ *
+ * A transcript file (transcripts/*.json) holds an array of transcripts:
+ *   { "name": "...", "options": { "maxPayload": 16 }, "split": true, "steps": [
+ *       { "conn": "sub", "send": "SUB foo 1\r\nPING\r\n", "until": "PONG\r\n" },
+ *       { "conn": "pub", "send": "PUB foo 2\r\nhi\r\n", "until": "<close>" } ] }
+ * Strings are bytes (each char code 0..255). `conn` defaults to "a"; a connection opens on its first
+ * step and its INFO greeting is recorded in normalised form. `until` is a string the replies must
+ * reach, or "<close>" to read until the server closes; a step without `until` only sends. A step
+ * with "hangup": true closes the connection from the client side. After the last step every
+ * connection still open sends PING and reads until PONG, so trailing output and "still open" are
+ * part of every comparison.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RawClient } from '../helpers/raw-client.js';
+import type { ReferenceOptions } from '../helpers/nats-server.js';
+
+export const CLOSE = '<close>';
+const STEP_TIMEOUT_MS = 3_000;
+
+export interface Step {
+  conn?: string;
+  send?: string;
+  until?: string;
+  hangup?: boolean;
+}
+
+export interface Transcript {
+  name: string;
+  /** Broker limits both servers run with (a group of transcripts shares a server pair). */
+  options?: ReferenceOptions;
+  /** Also play it with every send split at each offset and byte by byte. */
+  split?: boolean;
+  steps: Step[];
+  /** The file it came from (set by loadTranscripts). */
+  file?: string;
+}
+
+/** How each step's bytes are written. */
+export type SendMode = { kind: 'whole' } | { kind: 'bytewise' } | { kind: 'splitAt'; at: number };
+
+/** INFO keys whose values must be identical on both brokers. */
+const INFO_VALUES_THAT_MATCH = new Set([
+  'proto',
+  'headers',
+  'max_payload',
+  'host',
+  'client_ip',
+  'auth_required',
+  'tls_required',
+  'tls_available',
+  'jetstream',
+  'ldm',
+]);
+
+export function transcriptsDir(): string {
+  // Compiled to dist/test/differential/; the JSON stays in the source tree.
+  return fileURLToPath(new URL('../../../test/differential/transcripts/', import.meta.url));
+}
+
+export function loadTranscripts(dir = transcriptsDir()): Transcript[] {
+  const all: Transcript[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    const list = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Transcript[];
+    for (const transcript of list) all.push({ ...transcript, file });
+  }
+  const names = new Set<string>();
+  for (const t of all) {
+    if (names.has(t.name)) throw new Error(`duplicate transcript name: ${t.name}`);
+    names.add(t.name);
+  }
+  return all;
+}
+
+/** The longest single send of a transcript (the split offsets to try). */
+export function longestSend(transcript: Transcript): number {
+  return Math.max(0, ...transcript.steps.map((s) => (s.send ?? '').length));
+}
+
+/**
+ * Plays a transcript against the broker on `port` and returns one rendered line per recorded event:
+ *   `sub greeting: INFO {...normalised...} \r\n`
+ *   `pub step 2: "-ERR 'Maximum Payload Violation'\r\n" [closed]`
+ */
+export async function playTranscript(port: number, transcript: Transcript, mode: SendMode): Promise<string[]> {
+  const lines: string[] = [];
+  const conns = new Map<string, RawClient>();
+  const closedByServer = new Set<string>();
+  try {
+    for (const [index, step] of transcript.steps.entries()) {
+      const name = step.conn ?? 'a';
+      let client = conns.get(name);
+      if (!client) {
+        client = await RawClient.connect(port, { readInfo: false });
+        conns.set(name, client);
+        const greeting = await readOrClose(client, '\r\n');
+        lines.push(`${name} greeting: ${normaliseGreeting(greeting.text, port)}${greeting.closed ? ' [closed]' : ''}`);
+        if (greeting.closed) closedByServer.add(name);
+      }
+      if (step.send !== undefined) await sendWithMode(client, step.send, mode);
+      if (step.until !== undefined) {
+        const result = await readOrClose(client, step.until);
+        lines.push(`${name} step ${index}: ${result.text}${result.closed ? ' [closed]' : ''}`);
+        if (result.closed) closedByServer.add(name);
+      }
+      if (step.hangup) await client.close();
+    }
+    for (const [name, client] of conns) {
+      if (closedByServer.has(name) || client.closed) continue;
+      await client.send('PING\r\n');
+      const result = await readOrClose(client, 'PONG\r\n');
+      lines.push(`${name} final PING: ${result.text}${result.closed ? ' [closed]' : ''}`);
+    }
+  } finally {
+    await Promise.all([...conns.values()].map((c) => c.close()));
+  }
+  return lines;
+}
+
+async function sendWithMode(client: RawClient, data: string, mode: SendMode): Promise<void> {
+  if (mode.kind === 'bytewise') return client.sendBytewise(data);
+  if (mode.kind === 'splitAt') return client.send(data, [mode.at]);
+  return client.send(data);
+}
+
+async function readOrClose(client: RawClient, until: string): Promise<{ text: string; closed: boolean }> {
+  try {
+    const result = until === CLOSE
+      ? { data: await client.expectClosed(STEP_TIMEOUT_MS), closed: true }
+      : await client.readUntilOrClose(until, STEP_TIMEOUT_MS);
+    return { text: JSON.stringify(result.data.toString('latin1')), closed: result.closed };
+  } catch (err) {
+    // A timeout is an outcome to compare, not a crash: the line carries what did arrive.
+    return { text: `TIMEOUT waiting for ${JSON.stringify(until)}; unread ${JSON.stringify(client.unread.toString('latin1'))}`, closed: false };
+  }
+}
+
+/**
+ * Replaces an INFO greeting's JSON with its sorted key set, the values both brokers must share, and
+ * only the type of the values that identify a particular server (ids, names, versions).
+ * The framing around the JSON ("INFO " ... " \r\n") is kept byte for byte.
+ */
+export function normaliseGreeting(text: string, port: number): string {
+  const raw = JSON.parse(text) as string;
+  const match = /^INFO (\{.*\})(\s*\r\n)$/s.exec(raw);
+  if (!match) return text;
+  let info: Record<string, unknown>;
+  try {
+    info = JSON.parse(match[1]!) as Record<string, unknown>;
+  } catch {
+    return text;
+  }
+  const shown: Record<string, unknown> = {};
+  for (const key of Object.keys(info).sort()) {
+    const value = info[key];
+    if (INFO_VALUES_THAT_MATCH.has(key)) shown[key] = value;
+    else if (key === 'port') shown[key] = value === port ? '<the listening port>' : value;
+    else shown[key] = `<${typeof value}>`;
+  }
+  return JSON.stringify(`INFO ${JSON.stringify(shown)}${match[2]}`);
+}

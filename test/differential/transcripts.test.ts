@@ -1,0 +1,74 @@
+/**
+ * Plays every transcript in transcripts/*.json against nats-server (the reference) and Natrium and
+ * requires the same replies, step by step (INFO compared by key set and shared values). Transcripts
+ * marked "split" are also played against Natrium with every send cut at each offset and byte by
+ * byte, and must still give the reference's replies.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startNatsServer, type ReferenceOptions, type RunningNatsServer } from '../helpers/nats-server.js';
+import { startTestServer } from '../helpers/server.js';
+import { loadTranscripts, longestSend, playTranscript, type SendMode, type Transcript } from './harness.js';
+
+const WHOLE: SendMode = { kind: 'whole' };
+
+interface Broker {
+  port: number;
+  close(): Promise<void>;
+}
+
+const groups = new Map<string, Transcript[]>();
+for (const transcript of loadTranscripts()) {
+  const key = JSON.stringify(transcript.options ?? {});
+  groups.set(key, [...(groups.get(key) ?? []), transcript]);
+}
+
+for (const [key, transcripts] of groups) {
+  const options = JSON.parse(key) as ReferenceOptions;
+  describe(`transcripts with options ${key}`, () => {
+    let reference: RunningNatsServer;
+    let natrium: Broker;
+    /** The reference replies, played once per transcript. */
+    const expectedByName = new Map<string, string[]>();
+
+    before(async () => {
+      [reference, natrium] = await Promise.all([startNatsServer(options), startTestServer(options)]);
+    });
+    after(async () => {
+      await Promise.all([reference?.close(), natrium?.close()]);
+    });
+
+    async function expected(transcript: Transcript): Promise<string[]> {
+      let lines = expectedByName.get(transcript.name);
+      if (!lines) {
+        lines = await playTranscript(reference.port, transcript, WHOLE);
+        const broken = lines.find((line) => line.includes('TIMEOUT'));
+        assert.equal(broken, undefined, `the transcript itself is wrong: nats-server timed out (${transcript.file})`);
+        expectedByName.set(transcript.name, lines);
+      }
+      return lines;
+    }
+
+    for (const transcript of transcripts) {
+      test(transcript.name, async () => {
+        const want = await expected(transcript);
+        const got = await playTranscript(natrium.port, transcript, WHOLE);
+        assert.deepEqual(got, want, `${transcript.file}: "${transcript.name}" differs from nats-server`);
+      });
+
+      if (!transcript.split) continue;
+      test(`${transcript.name} [sends split at every offset, then byte by byte]`, async () => {
+        const want = await expected(transcript);
+        for (let at = 1; at < longestSend(transcript); at++) {
+          const got = await playTranscript(natrium.port, transcript, { kind: 'splitAt', at });
+          assert.deepEqual(got, want, `${transcript.file}: "${transcript.name}" split at offset ${at} differs from nats-server`);
+        }
+        const bytewise = await playTranscript(natrium.port, transcript, { kind: 'bytewise' });
+        assert.deepEqual(bytewise, want, `${transcript.file}: "${transcript.name}" sent byte by byte differs from nats-server`);
+        // The reference must agree with itself too, or the transcript is not split-safe.
+        const referenceBytewise = await playTranscript(reference.port, transcript, { kind: 'bytewise' });
+        assert.deepEqual(referenceBytewise, want, 'the transcript itself is wrong: nats-server differs when sent byte by byte');
+      });
+    }
+  });
+}
