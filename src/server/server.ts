@@ -12,6 +12,7 @@ import type { FromWorker, ToWorker, WorkerConfig } from '../worker/worker-main.j
 import { createLogger } from './logger.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
 import { acceptedSlot, createConnectionCounters, openSlot } from './shared-state.js';
+import { createMeshBuffers } from '../worker/mesh.js';
 import { NATRIUM_VERSION, NATS_PROTOCOL_VERSION } from './version.js';
 
 export interface RunningServer {
@@ -73,6 +74,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   log.info(`  Workers:  ${workerCount}`);
 
   const counters = createConnectionCounters(workerCount);
+  const mesh = createMeshBuffers(workerCount, options.maxPayload);
   const slots = Array.from({ length: workerCount }, (_, i) => new WorkerSlot(i));
   let stopping = false;
   let listener: net.Server | null = null;
@@ -80,13 +82,14 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   let selfListenPort: Promise<number> | null = null;
 
   function spawn(slot: WorkerSlot): void {
-    const config: WorkerConfig = { index: slot.index, options, info, counters, listenSelf };
+    const config: WorkerConfig = { index: slot.index, options, info, counters, mesh, listenSelf };
     const worker = new Worker(WORKER_ENTRY, { workerData: config });
     slot.worker = worker;
     slot.assigned = Atomics.load(counters, acceptedSlot(slot.index));
     slot.ready = new Promise((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {
         if (message.type === 'ready') resolve(message);
+        else if (message.type === 'interest-region') shareRegion(message.worker, message.region);
       });
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`worker ${slot.index} exited with code ${code} while starting`)));
@@ -109,6 +112,13 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       spawn(slot);
       slot.ready.catch((error: Error) => log.error({ err: error }, `Worker ${slot.index} failed to restart`));
     });
+  }
+
+  /** A worker's interest table grew: every peer reads the new region from now on. */
+  function shareRegion(worker: number, region: SharedArrayBuffer): void {
+    mesh.interestRegions[worker] = region;
+    const message: ToWorker = { type: 'adopt-region', worker, region };
+    for (const slot of slots) if (slot.index !== worker) slot.worker.postMessage(message);
   }
 
   function leastLoaded(): WorkerSlot {

@@ -121,6 +121,14 @@ export class QueueDirectory {
     return id;
   }
 
+  /**
+   * Zeroes this worker's member counters. A respawned worker calls it first: the members counted
+   * by the worker that died went with its connections.
+   */
+  resetWorker(): void {
+    for (let id = 0; id < this.maxGroups; id++) Atomics.store(this.members, id * this.workers + this.self, 0);
+  }
+
   /** Counts one local member fewer. */
   removeMember(groupId: number): void {
     const index = groupId * this.workers + this.self;

@@ -60,38 +60,19 @@ export class SubjectHash {
     return this;
   }
 
+  /**
+   * The same hash for a subject held as a binary string: shards decode subject bytes as latin1
+   * (one char per byte), so char codes are the bytes.
+   */
   hashString(account: number, subject: string): this {
     let h = accountSeed(account);
     this.account = h;
     let firstToken = -1;
     const n = subject.length;
     for (let i = 0; i < n; i++) {
-      let c = subject.charCodeAt(i);
-      if (c < 0x80) {
-        if (c === DOT && firstToken === -1) firstToken = h;
-        h = Math.imul(h ^ c, FNV_PRIME);
-        continue;
-      }
-      // Hash the UTF-8 encoding so byte and string hashes agree for any subject text.
-      if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
-        const low = subject.charCodeAt(i + 1);
-        if (low >= 0xdc00 && low <= 0xdfff) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
-          i++;
-        }
-      }
-      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // lone surrogate: what TextEncoder writes
-      if (c < 0x800) {
-        h = Math.imul(h ^ (0xc0 | (c >> 6)), FNV_PRIME);
-      } else if (c < 0x10000) {
-        h = Math.imul(h ^ (0xe0 | (c >> 12)), FNV_PRIME);
-        h = Math.imul(h ^ (0x80 | ((c >> 6) & 0x3f)), FNV_PRIME);
-      } else {
-        h = Math.imul(h ^ (0xf0 | (c >> 18)), FNV_PRIME);
-        h = Math.imul(h ^ (0x80 | ((c >> 12) & 0x3f)), FNV_PRIME);
-        h = Math.imul(h ^ (0x80 | ((c >> 6) & 0x3f)), FNV_PRIME);
-      }
-      h = Math.imul(h ^ (0x80 | (c & 0x3f)), FNV_PRIME);
+      const c = subject.charCodeAt(i) & 0xff;
+      if (c === DOT && firstToken === -1) firstToken = h;
+      h = Math.imul(h ^ c, FNV_PRIME);
     }
     this.subject = h;
     this.firstToken = firstToken === -1 ? h : firstToken;

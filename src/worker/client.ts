@@ -10,6 +10,8 @@ import type { Shard } from './shard.js';
 /** One SUB of one client. `sidBytes` is what MSG lines carry, kept as bytes for delivery. */
 export class Subscription {
   delivered = 0;
+  /** Queue-group directory id, for queue subscriptions; -1 otherwise. */
+  groupId = -1;
   /** Auto-unsubscribe after this many deliveries; 0 = no limit. */
   max = 0;
   constructor(
@@ -94,7 +96,9 @@ export class Client implements OpSink {
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      if (!this.closed) this.reader.feed(chunk, this);
+      if (this.closed) return;
+      this.shard.mesh.sync();
+      this.reader.feed(chunk, this);
     });
     socket.on('drain', () => this.clearWriteDeadline());
     socket.on('error', () => this.close('Read Error'));

@@ -365,7 +365,8 @@ export class RingRecord {
   /** @internal index of the first group id in `words` */
   groupsIndex = 0;
 
-  constructor(readonly bytes: Uint8Array, private readonly words: Int32Array) {}
+  /** A Buffer, so deliveries copy from it with Buffer.copy and decode subjects without a view. */
+  constructor(readonly bytes: Buffer, private readonly words: Int32Array) {}
 
   /** The i-th queue-group id the receiver must serve, 0 <= i < groupCount. */
   group(i: number): number {
@@ -393,7 +394,7 @@ export class RingConsumer {
     this.capacity = this.control[CAPACITY];
     this.mask = this.capacity - 1;
     this.words = new Int32Array(ring, CONTROL_BYTES, this.capacity >> 2);
-    this.record = new RingRecord(new Uint8Array(ring, CONTROL_BYTES, this.capacity), this.words);
+    this.record = new RingRecord(Buffer.from(ring, CONTROL_BYTES, this.capacity), this.words);
     this.head = Atomics.load(this.control, HEAD);
   }
 

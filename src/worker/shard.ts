@@ -5,8 +5,10 @@ import { encodeInfo, NO_RESPONDERS_HEADER, type ServerInfo } from '../protocol/e
 import { OPS_ARRAY_LENGTH, type ParseFunction } from '../protocol/ops.js';
 import { ProtocolReader } from '../protocol/reader.js';
 import * as errors from '../protocol/errors.js';
-import { Sublist } from '../sublist/sublist.js';
+import { Sublist, type SublistResult } from '../sublist/sublist.js';
 import { Client, Subscription, type CloseReason } from './client.js';
+import type { ShardMesh } from './mesh.js';
+import type { RingRecord } from './ring.js';
 
 /** Counters of one shard, read by the main thread for monitoring. */
 export interface ShardStats {
@@ -20,40 +22,10 @@ export interface ShardStats {
 }
 
 /**
- * The seam between a shard and the other shards. A shard tells it about local interest and hands
- * it every publish; it delivers what other shards publish through `Shard.deliverFromPeer`.
- * With one worker it has no peers and does nothing.
- */
-export interface Interconnect {
-  subscriptionAdded(sub: Subscription): void;
-  subscriptionRemoved(sub: Subscription): void;
-  /** Forwards a publish to the peers that may have interest; true if any may. */
-  forward(
-    subject: string,
-    src: Buffer,
-    subjectOff: number,
-    subjectLen: number,
-    replyOff: number,
-    replyLen: number,
-    hdrLen: number,
-    payloadOff: number,
-    payloadLen: number,
-  ): boolean;
-  /** Once per flush: make what was forwarded visible to peers and wake them. */
-  commit(): void;
-}
-
-/** A worker with no peers. */
-export const NO_PEERS: Interconnect = {
-  subscriptionAdded() {},
-  subscriptionRemoved() {},
-  forward: () => false,
-  commit() {},
-};
-
-/**
  * A complete broker for the connections it owns: their protocol state, the local subject index
- * and delivery. Messages from other shards arrive through `deliverFromPeer`.
+ * and delivery. Other shards are reached through the mesh; their messages arrive through
+ * `deliverFromPeer`. A queue group's message goes to exactly one member across all workers: the
+ * publishing shard picks the worker (weighted by members), and that worker picks the member.
  */
 export class Shard {
   readonly sublist = new Sublist<Subscription>();
@@ -67,7 +39,6 @@ export class Shard {
     bytesOut: 0,
     slowConsumers: 0,
   };
-  interconnect: Interconnect = NO_PEERS;
   /** Shared by every connection: ops are consumed synchronously within one read. */
   private readonly ops = new Int32Array(OPS_ARRAY_LENGTH);
   private readonly dirtyClients: Client[] = [];
@@ -78,6 +49,7 @@ export class Shard {
     private readonly parse: ParseFunction,
     private readonly info: ServerInfo,
     readonly log: Logger,
+    readonly mesh: ShardMesh,
   ) {}
 
   /** Takes ownership of an accepted connection and greets it with INFO. */
@@ -105,14 +77,14 @@ export class Shard {
 
   addSubscription(sub: Subscription): void {
     this.sublist.insert(sub);
-    this.interconnect.subscriptionAdded(sub);
+    this.mesh.subscriptionAdded(sub);
   }
 
   removeSubscription(sub: Subscription): void {
-    if (this.sublist.remove(sub)) this.interconnect.subscriptionRemoved(sub);
+    if (this.sublist.remove(sub)) this.mesh.subscriptionRemoved(sub);
   }
 
-  /** A publish from a local client: deliver locally, forward to interested peers. */
+  /** A publish from a local client: deliver locally, route queue groups, forward to peers. */
   publish(
     publisher: Client,
     subject: string,
@@ -127,31 +99,59 @@ export class Shard {
   ): void {
     this.stats.msgsIn++;
     this.stats.bytesIn += payloadLen;
-    const delivered = this.deliverLocal(publisher, subject, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
-    const forwarded = this.interconnect.forward(subject, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
-    if (delivered === 0 && !forwarded && replyLen > 0 && publisher.noResponders) {
+    const local = this.sublist.match(subject);
+    const skipOwn = publisher.echo ? null : publisher;
+    let delivered = this.deliverPlain(local, skipOwn, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+    if (this.mesh.groups.count > 0) {
+      const groups = this.mesh.groups.match(subject).queues;
+      for (let g = 0; g < groups.length; g++) {
+        const entries = groups[g];
+        const worker = this.mesh.pickWorker(entries, -1);
+        if (worker === this.mesh.self) {
+          delivered += this.deliverToQueue(local, entries[0].queue, skipOwn, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+        } else if (worker >= 0) {
+          this.mesh.assign(worker, entries[0].id);
+        }
+      }
+    }
+    const forwarded = this.mesh.forward(src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen, 0, true);
+    if (forwarded > 0) this.scheduleFlush();
+    if (delivered === 0 && forwarded === 0 && replyLen > 0 && publisher.noResponders) {
       this.sendNoResponders(publisher, src.toString('latin1', replyOff, replyOff + replyLen), src, replyOff, replyLen);
     }
   }
 
-  /** A publish that another shard forwarded here. */
-  deliverFromPeer(
-    subject: string,
-    src: Buffer,
-    subjectOff: number,
-    subjectLen: number,
-    replyOff: number,
-    replyLen: number,
-    hdrLen: number,
-    payloadOff: number,
-    payloadLen: number,
-  ): number {
-    return this.deliverLocal(null, subject, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+  /**
+   * A message another shard forwarded: every local plain subscriber gets it, and one local member
+   * of each queue group the sender assigned here. If that group has no local member any more, the
+   * message goes on to another worker that has one (at most `workers` hops).
+   */
+  deliverFromPeer(record: RingRecord): void {
+    const src = record.bytes;
+    const { subjectOffset, subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength } = record;
+    const subject = src.toString('latin1', subjectOffset, subjectOffset + subjectLength);
+    const local = this.sublist.match(subject);
+    this.deliverPlain(local, null, src, subjectOffset, subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength);
+    let reassigned = false;
+    for (let i = 0; i < record.groupCount; i++) {
+      const group = this.mesh.groupById(record.group(i));
+      const done = this.deliverToQueue(local, group.queue, null, src, subjectOffset, subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength);
+      if (done > 0 || record.flags >= this.mesh.workers) continue;
+      const entries = findQueue(this.mesh.groups.match(subject), group.queue);
+      const worker = entries === null ? -1 : this.mesh.pickWorker(entries, this.mesh.self);
+      if (worker >= 0) {
+        this.mesh.assign(worker, group.id);
+        reassigned = true;
+      }
+    }
+    if (reassigned) {
+      this.mesh.forward(src, subjectOffset, subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength, record.flags + 1, false);
+    }
   }
 
-  private deliverLocal(
-    publisher: Client | null,
-    subject: string,
+  private deliverPlain(
+    local: SublistResult<Subscription>,
+    skipOwn: Client | null,
     src: Buffer,
     subjectOff: number,
     subjectLen: number,
@@ -161,24 +161,36 @@ export class Shard {
     payloadOff: number,
     payloadLen: number,
   ): number {
-    const result = this.sublist.match(subject);
-    const skipOwn = publisher !== null && !publisher.echo ? publisher : null;
     let delivered = 0;
-    const plain = result.plain;
+    const plain = local.plain;
     for (let i = 0; i < plain.length; i++) {
       const sub = plain[i];
       if (sub.client === skipOwn) continue;
       this.deliver(sub, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
       delivered++;
     }
-    const queues = result.queues;
-    for (let g = 0; g < queues.length; g++) {
-      const sub = pickQueueMember(queues[g], skipOwn);
-      if (sub === null) continue;
-      this.deliver(sub, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
-      delivered++;
-    }
     return delivered;
+  }
+
+  /** One local member of queue `name` at random; returns 1 if one got the message. */
+  private deliverToQueue(
+    local: SublistResult<Subscription>,
+    name: string,
+    skipOwn: Client | null,
+    src: Buffer,
+    subjectOff: number,
+    subjectLen: number,
+    replyOff: number,
+    replyLen: number,
+    hdrLen: number,
+    payloadOff: number,
+    payloadLen: number,
+  ): number {
+    const members = findQueue(local, name);
+    const sub = members === null ? null : pickQueueMember(members, skipOwn);
+    if (sub === null) return 0;
+    this.deliver(sub, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+    return 1;
   }
 
   private deliver(
@@ -223,25 +235,35 @@ export class Shard {
     if (client.dirty) return;
     client.dirty = true;
     this.dirtyClients.push(client);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushAll);
     }
   }
 
-  /** Once per event-loop turn: one write per touched client, then wake peers. */
-  private readonly flushAll = (): void => {
+  /** Once per event-loop turn: one write per touched client, then publish forwarded records. */
+  readonly flushAll = (): void => {
     this.flushScheduled = false;
     const dirty = this.dirtyClients;
     for (let i = 0; i < dirty.length; i++) dirty[i].flush();
     dirty.length = 0;
-    this.interconnect.commit();
+    this.mesh.commit();
   };
 
   /** Closes every connection (server shutdown). */
   closeAll(): void {
     for (const client of [...this.clients]) client.close('Server Shutdown');
   }
+}
+
+function findQueue<S extends { readonly queue: string | null }>(result: SublistResult<S>, name: string): readonly S[] | null {
+  const queues = result.queues;
+  for (let i = 0; i < queues.length; i++) if (queues[i][0].queue === name) return queues[i];
+  return null;
 }
 
 /** One member of a queue group at random, skipping the publisher's own when echo is off. */

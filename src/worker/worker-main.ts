@@ -9,6 +9,7 @@ import { selectParser } from '../protocol/backend.js';
 import { createLogger } from '../server/logger.js';
 import type { ServerOptions } from '../server/options.js';
 import { acceptedSlot, LIVE_TOTAL, openSlot } from '../server/shared-state.js';
+import { ShardMesh, type MeshBuffers } from './mesh.js';
 import { Shard } from './shard.js';
 
 export interface WorkerConfig {
@@ -16,6 +17,7 @@ export interface WorkerConfig {
   options: ServerOptions;
   info: ServerInfo;
   counters: Int32Array;
+  mesh: MeshBuffers;
   /** Without the addon the single worker listens itself. */
   listenSelf: boolean;
 }
@@ -23,18 +25,22 @@ export interface WorkerConfig {
 export type ToWorker =
   | { type: 'port'; port: number }
   | { type: 'connection'; fd: number; clientId: number }
+  | { type: 'adopt-region'; worker: number; region: SharedArrayBuffer }
   | { type: 'shutdown' };
 export type FromWorker =
   | { type: 'ready'; parser: string; parserFallbackReason: string | null }
   | { type: 'listening'; port: number }
   | { type: 'listen-error'; message: string }
+  | { type: 'interest-region'; worker: number; region: SharedArrayBuffer }
   | { type: 'stopped' };
 
 const config = workerData as WorkerConfig;
 const port = parentPort!;
 const log = createLogger(config.options, { worker: config.index });
 const backend = selectParser(config.options.parser);
-const shard = new Shard(config.options, backend.parse, config.info, log);
+const mesh = new ShardMesh(config.mesh, config.index, (region) => post({ type: 'interest-region', worker: config.index, region }));
+const shard = new Shard(config.options, backend.parse, config.info, log, mesh);
+mesh.startReceiving((record) => shard.deliverFromPeer(record), shard.flushAll);
 const counters = config.counters;
 let nextLocalClientId = 1;
 
@@ -62,6 +68,9 @@ port.on('message', (message: ToWorker) => {
       break;
     case 'connection':
       adopt(new net.Socket({ fd: message.fd, readable: true, writable: true, allowHalfOpen: true }), message.clientId);
+      break;
+    case 'adopt-region':
+      mesh.adoptRegion(message.worker, message.region);
       break;
     case 'shutdown':
       listener?.close();

@@ -1,0 +1,217 @@
+/**
+ * A shard's link to the other shards: the shared interest table (who may want a subject), the
+ * queue-group directory (who has members of a group, so each message goes to exactly one), and
+ * the rings that carry messages between workers. With one worker it has no peers, and the same
+ * calls are made.
+ */
+import { InterestTable, SubjectHash, createInterestRegion } from '../sublist/shared-interest.js';
+import { QueueDirectory, createQueueDirectory } from '../sublist/queue-directory.js';
+import { Sublist } from '../sublist/sublist.js';
+import { RingMesh, WriteResult, createRingMesh, type RecordHandler, type RingMeshBuffers } from './ring.js';
+import type { Subscription } from './client.js';
+
+/** Everything shared between the workers; created once by the main thread. */
+export interface MeshBuffers {
+  rings: RingMeshBuffers;
+  /** interestRegions[w]: worker w's current region (replaced when it grows). */
+  interestRegions: SharedArrayBuffer[];
+  queueDirectory: SharedArrayBuffer;
+}
+
+/** Rings hold a whole message, so they are sized for the largest payload. */
+export function createMeshBuffers(workers: number, maxPayload: number): MeshBuffers {
+  const ringBytes = Math.max(2 * 1024 * 1024, 4 * (maxPayload + 64 * 1024));
+  return {
+    rings: createRingMesh(workers, ringBytes),
+    interestRegions: Array.from({ length: workers }, () => createInterestRegion()),
+    queueDirectory: createQueueDirectory(workers),
+  };
+}
+
+/** One (subject pattern, queue name) with members on some workers; `id` is its directory id. */
+export interface QueueGroup {
+  readonly subject: string;
+  readonly queue: string;
+  readonly id: number;
+}
+
+/** Account of every message until accounts exist. */
+const GLOBAL_ACCOUNT = 0;
+/** Records longer than the ring, or dropped behind a full overflow, are counted here. */
+export interface MeshStats {
+  forwards: number;
+  dropped: number;
+}
+
+export class ShardMesh {
+  readonly self: number;
+  readonly workers: number;
+  readonly rings: RingMesh;
+  /** Every queue group any worker has defined, to route a message to one member across workers. */
+  readonly groups = new Sublist<QueueGroup>();
+  private readonly groupsById: QueueGroup[] = [];
+  readonly stats: MeshStats = { forwards: 0, dropped: 0 };
+  private readonly interest: InterestTable;
+  private readonly directory: QueueDirectory;
+  private readonly hash = new SubjectHash();
+  private readonly candidates: Int32Array;
+  /** Per peer: the queue groups it must serve for the message being forwarded. */
+  private readonly assignedGroups: Int32Array[];
+  private readonly assignedCount: Int32Array;
+  private readonly weights: Int32Array;
+
+  constructor(
+    buffers: MeshBuffers,
+    self: number,
+    /** Called with this worker's interest region when it grew: every peer must adopt it. */
+    private readonly onRegionGrown: (region: SharedArrayBuffer) => void,
+  ) {
+    this.self = self;
+    this.workers = buffers.rings.workers;
+    this.rings = new RingMesh(buffers.rings, self);
+    this.interest = new InterestTable(self, buffers.interestRegions);
+    this.directory = new QueueDirectory(buffers.queueDirectory, self, (id, _account, subject, queue) => {
+      const group = { subject, queue, id };
+      this.groupsById[id] = group;
+      this.groups.insert(group);
+    });
+    // A respawned worker inherits the counters of the one that died: none of its members exist now.
+    this.directory.resetWorker();
+    this.candidates = new Int32Array(this.workers);
+    this.assignedGroups = Array.from({ length: this.workers }, () => new Int32Array(16));
+    this.assignedCount = new Int32Array(this.workers);
+    this.weights = new Int32Array(this.workers);
+    this.directory.sync();
+  }
+
+  /** Once per read buffer, before matching: learn queue groups other workers defined. */
+  sync(): void {
+    this.directory.sync();
+  }
+
+  groupById(id: number): QueueGroup {
+    return this.groupsById[id];
+  }
+
+  adoptRegion(worker: number, region: SharedArrayBuffer): void {
+    this.interest.adoptRegion(worker, region);
+  }
+
+  subscriptionAdded(sub: Subscription): void {
+    const grown = this.interest.addSubscription(GLOBAL_ACCOUNT, sub.subject);
+    if (grown !== null) this.onRegionGrown(grown);
+    if (sub.queue !== null) sub.groupId = this.directory.addMember(GLOBAL_ACCOUNT, sub.subject, sub.queue);
+  }
+
+  subscriptionRemoved(sub: Subscription): void {
+    this.interest.removeSubscription(GLOBAL_ACCOUNT, sub.subject);
+    if (sub.groupId >= 0) this.directory.removeMember(sub.groupId);
+  }
+
+  /**
+   * The worker that delivers one message to a queue group: weighted by the members each worker
+   * has in the patterns `entries` (one queue name, every pattern matching the subject), skipping
+   * `exclude`. -1 when no worker has a member.
+   */
+  pickWorker(entries: readonly QueueGroup[], exclude: number): number {
+    const weights = this.weights;
+    let total = 0;
+    for (let w = 0; w < this.workers; w++) {
+      let count = 0;
+      if (w !== exclude) for (let i = 0; i < entries.length; i++) count += this.directory.memberCount(entries[i].id, w);
+      weights[w] = count;
+      total += count;
+    }
+    if (total <= 0) return -1;
+    let target = Math.floor(Math.random() * total);
+    for (let w = 0; w < this.workers; w++) {
+      target -= weights[w];
+      if (target < 0) return w;
+    }
+    return -1;
+  }
+
+  /** The message being routed goes to `worker` for one of its members of group `groupId`. */
+  assign(worker: number, groupId: number): void {
+    let list = this.assignedGroups[worker];
+    const n = this.assignedCount[worker];
+    if (n === list.length) {
+      const grown = new Int32Array(n * 2);
+      grown.set(list);
+      list = this.assignedGroups[worker] = grown;
+    }
+    list[n] = groupId;
+    this.assignedCount[worker] = n + 1;
+  }
+
+  /**
+   * Sends the message to every peer that may have interest or was assigned a queue group: one
+   * record per peer. Returns how many records went out (nothing is visible before commit()).
+   * `hops` counts re-forwards of a queue message whose chosen member left meanwhile; a re-forward
+   * goes only to the assigned workers (`toInterested` false), its plain subscribers were served.
+   */
+  forward(
+    src: Uint8Array,
+    subjectOff: number,
+    subjectLen: number,
+    replyOff: number,
+    replyLen: number,
+    hdrLen: number,
+    payloadOff: number,
+    payloadLen: number,
+    hops: number,
+    toInterested: boolean,
+  ): number {
+    if (this.workers === 1) return 0;
+    const candidates = this.candidates;
+    const interested = toInterested
+      ? this.interest.collectPeers(this.hash.hashBytes(GLOBAL_ACCOUNT, src, subjectOff, subjectLen), candidates)
+      : 0;
+    let sent = 0;
+    for (let w = 0; w < this.workers; w++) {
+      if (w === this.self) continue;
+      const groupCount = this.assignedCount[w];
+      if (groupCount === 0 && !contains(candidates, interested, w)) continue;
+      const result = this.rings.producers[w]!.write(
+        src, GLOBAL_ACCOUNT, hops, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen,
+        this.assignedGroups[w], groupCount,
+      );
+      this.assignedCount[w] = 0;
+      if (result === WriteResult.RING || result === WriteResult.OVERFLOW) {
+        sent++;
+        this.stats.forwards++;
+      } else {
+        this.stats.dropped++;
+      }
+    }
+    return sent;
+  }
+
+  /** Publishes what was forwarded since the last commit and wakes parked peers. */
+  commit(): void {
+    this.rings.commit();
+  }
+
+  /**
+   * Delivers records from peers as they arrive, forever: parks on this worker's doorbell, then
+   * drains on a fresh event-loop turn so socket I/O is never starved.
+   */
+  startReceiving(handler: RecordHandler, afterDrain: () => void): void {
+    if (this.workers === 1) return;
+    const drainOnce = (): void => {
+      this.directory.sync();
+      this.rings.drain(handler);
+      afterDrain();
+      wait();
+    };
+    const wait = (): void => {
+      this.rings.park().then(() => setImmediate(drainOnce));
+    };
+    wait();
+  }
+}
+
+function contains(list: Int32Array, length: number, value: number): boolean {
+  for (let i = 0; i < length; i++) if (list[i] === value) return true;
+  return false;
+}
