@@ -139,27 +139,37 @@ async function readOrClose(client: RawClient, until: string): Promise<{ text: st
   }
 }
 
+/** Splits an INFO line into its framing and parsed JSON, or returns null when it is not one. */
+export function parseInfoLine(raw: string): { info: Record<string, unknown>; framing: string } | null {
+  const match = /^INFO (\{.*\})(\s*\r\n)$/s.exec(raw);
+  if (!match) return null;
+  try {
+    return { info: JSON.parse(match[1]!) as Record<string, unknown>, framing: `INFO <json>${match[2]}` };
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Replaces an INFO greeting's JSON with its sorted key set, the values both brokers must share, and
- * only the type of the values that identify a particular server (ids, names, versions).
- * The framing around the JSON ("INFO " ... " \r\n") is kept byte for byte.
+ * Reduces an INFO greeting to what both brokers must share: the framing around the JSON
+ * ("INFO " ... " \r\n") byte for byte, the values in INFO_VALUES_THAT_MATCH, and whether "port" is
+ * the listening port. The key set is compared once, by its own test (infoShape), so a missing or
+ * extra key does not fail every transcript.
  */
 export function normaliseGreeting(text: string, port: number): string {
-  const raw = JSON.parse(text) as string;
-  const match = /^INFO (\{.*\})(\s*\r\n)$/s.exec(raw);
-  if (!match) return text;
-  let info: Record<string, unknown>;
-  try {
-    info = JSON.parse(match[1]!) as Record<string, unknown>;
-  } catch {
-    return text;
-  }
+  const parsed = parseInfoLine(JSON.parse(text) as string);
+  if (!parsed) return text;
   const shown: Record<string, unknown> = {};
-  for (const key of Object.keys(info).sort()) {
-    const value = info[key];
-    if (INFO_VALUES_THAT_MATCH.has(key)) shown[key] = value;
-    else if (key === 'port') shown[key] = value === port ? '<the listening port>' : value;
-    else shown[key] = `<${typeof value}>`;
+  for (const key of Object.keys(parsed.info).sort()) {
+    if (INFO_VALUES_THAT_MATCH.has(key)) shown[key] = parsed.info[key];
   }
-  return JSON.stringify(`INFO ${JSON.stringify(shown)}${match[2]}`);
+  shown['port'] = parsed.info['port'] === port ? '<the listening port>' : parsed.info['port'];
+  return JSON.stringify(`${parsed.framing} ${JSON.stringify(shown)}`);
+}
+
+/** The INFO key set, each with the type of its value (the values themselves identify a server). */
+export function infoShape(info: Record<string, unknown>): Record<string, string> {
+  const shape: Record<string, string> = {};
+  for (const key of Object.keys(info).sort()) shape[key] = typeof info[key];
+  return shape;
 }

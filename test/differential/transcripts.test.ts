@@ -2,13 +2,15 @@
  * Plays every transcript in transcripts/*.json against nats-server (the reference) and Natrium and
  * requires the same replies, step by step (INFO compared by key set and shared values). Transcripts
  * marked "split" are also played against Natrium with every send cut at each offset and byte by
- * byte, and must still give the reference's replies.
+ * byte, and must still give the reference's replies. Each group of transcripts sharing options also
+ * compares the INFO greeting's key set once.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startNatsServer, type ReferenceOptions, type RunningNatsServer } from '../helpers/nats-server.js';
 import { startTestServer } from '../helpers/server.js';
-import { loadTranscripts, longestSend, playTranscript, type SendMode, type Transcript } from './harness.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { infoShape, loadTranscripts, longestSend, playTranscript, type SendMode, type Transcript } from './harness.js';
 
 const WHOLE: SendMode = { kind: 'whole' };
 
@@ -48,6 +50,19 @@ for (const [key, transcripts] of groups) {
       }
       return lines;
     }
+
+    test('INFO greeting: the same keys, value types and shared values', async () => {
+      const [ours, theirs] = await Promise.all([RawClient.connect(natrium.port), RawClient.connect(reference.port)]);
+      try {
+        assert.deepEqual(infoShape(ours.info), infoShape(theirs.info), 'INFO keys and value types differ from nats-server');
+        for (const key of ['proto', 'headers', 'max_payload', 'host', 'client_ip']) {
+          assert.deepEqual(ours.info[key], theirs.info[key], `INFO ${key}`);
+        }
+        assert.equal(ours.info['port'], natrium.port, 'INFO port is the listening port');
+      } finally {
+        await Promise.all([ours.close(), theirs.close()]);
+      }
+    });
 
     for (const transcript of transcripts) {
       test(transcript.name, async () => {
