@@ -8,7 +8,7 @@
  * ">" token in a published subject therefore only matches wildcard subscriptions, as in
  * nats-server.
  */
-import { hasEmptyToken, isValidSubscribeSubject, matchLiteral, subjectIsLiteral } from './subject.js';
+import { hasEmptyToken, hashSubjectBytes, isValidSubscribeSubject, matchLiteral, subjectIsLiteral } from './subject.js';
 
 export interface Subscription {
   readonly subject: string;
@@ -182,12 +182,116 @@ function resultWith<S extends Subscription>(result: SublistResult<S>, sub: S): S
   return { plain, queues };
 }
 
+/** The latin1 bytes of a subject, or null when a char is above 0xff (no byte string decodes to it). */
+function latin1Bytes(subject: string): Uint8Array | null {
+  for (let i = 0; i < subject.length; i++) {
+    if (subject.charCodeAt(i) > 0xff) return null;
+  }
+  return Buffer.from(subject, 'latin1');
+}
+
+function bytesEqual(bytes: Uint8Array, buf: Uint8Array, off: number, len: number): boolean {
+  if (bytes.length !== len) return false;
+  for (let i = 0; i < len; i++) {
+    if (bytes[i] !== buf[off + i]) return false;
+  }
+  return true;
+}
+
+/** A cached match. The entry outlives result updates, so the byte index never needs relinking. */
+class CacheEntry<S> {
+  nextSameHash: CacheEntry<S> | null = null;
+
+  constructor(
+    readonly subject: string,
+    public result: SublistResult<S>,
+    /** The subject's latin1 bytes, compared on byte lookups; null keeps it out of the byte index. */
+    readonly bytes: Uint8Array | null,
+    readonly hash: number,
+  ) {}
+}
+
+/**
+ * Match results by published subject, reachable by string and by bytes (a hash index with
+ * chained collisions). Bounded like nats-server's cache: past `max` entries it drops the oldest
+ * (Map order is insertion order) down to `sweepTo`.
+ */
+class MatchCache<S> {
+  private readonly bySubject = new Map<string, CacheEntry<S>>();
+  private readonly byHash = new Map<number, CacheEntry<S>>();
+
+  constructor(
+    private readonly max: number,
+    private readonly sweepTo: number,
+  ) {}
+
+  get size(): number {
+    return this.bySubject.size;
+  }
+
+  get(subject: string): CacheEntry<S> | undefined {
+    return this.bySubject.get(subject);
+  }
+
+  getBytes(buf: Uint8Array, off: number, len: number, hash: number): CacheEntry<S> | undefined {
+    for (let entry = this.byHash.get(hash) ?? null; entry !== null; entry = entry.nextSameHash) {
+      if (bytesEqual(entry.bytes!, buf, off, len)) return entry;
+    }
+    return undefined;
+  }
+
+  /** Adds a result found by subject string. */
+  add(subject: string, result: SublistResult<S>): void {
+    const bytes = latin1Bytes(subject);
+    this.addEntry(new CacheEntry(subject, result, bytes, bytes === null ? 0 : hashSubjectBytes(bytes, 0, bytes.length)));
+  }
+
+  /** Adds a result found by bytes, whose copy and hash are known already. */
+  addWithBytes(subject: string, result: SublistResult<S>, bytes: Uint8Array, hash: number): void {
+    this.addEntry(new CacheEntry(subject, result, bytes, hash));
+  }
+
+  delete(entry: CacheEntry<S>): void {
+    this.bySubject.delete(entry.subject);
+    if (entry.bytes === null) return;
+    const head = this.byHash.get(entry.hash);
+    if (head === entry) {
+      if (entry.nextSameHash === null) this.byHash.delete(entry.hash);
+      else this.byHash.set(entry.hash, entry.nextSameHash);
+      return;
+    }
+    for (let previous = head ?? null; previous !== null; previous = previous.nextSameHash) {
+      if (previous.nextSameHash === entry) {
+        previous.nextSameHash = entry.nextSameHash;
+        return;
+      }
+    }
+  }
+
+  entries(): IterableIterator<CacheEntry<S>> {
+    return this.bySubject.values();
+  }
+
+  private addEntry(entry: CacheEntry<S>): void {
+    this.bySubject.set(entry.subject, entry);
+    if (entry.bytes !== null) {
+      entry.nextSameHash = this.byHash.get(entry.hash) ?? null;
+      this.byHash.set(entry.hash, entry);
+    }
+    if (this.bySubject.size > this.max) this.sweep();
+  }
+
+  private sweep(): void {
+    for (const entry of this.bySubject.values()) {
+      if (this.bySubject.size <= this.sweepTo) return;
+      this.delete(entry);
+    }
+  }
+}
+
 export class Sublist<S extends Subscription> {
   private readonly root = new TrieLevel<S>();
-  /** Keyed by published subject; Map order is insertion order, so a sweep drops the oldest. */
-  private readonly cache: Map<string, SublistResult<S>> | null;
-  private readonly cacheMax: number;
-  private readonly cacheSweep: number;
+  private readonly cache: MatchCache<S> | null;
   private subscriptionCount = 0;
   private generationCounter = 0;
   private inserts = 0;
@@ -196,9 +300,9 @@ export class Sublist<S extends Subscription> {
   private cacheHits = 0;
 
   constructor(options: SublistOptions = {}) {
-    this.cacheMax = options.cacheMax ?? DEFAULT_CACHE_MAX;
-    this.cacheSweep = Math.min(options.cacheSweep ?? DEFAULT_CACHE_SWEEP, this.cacheMax);
-    this.cache = this.cacheMax > 0 ? new Map() : null;
+    const cacheMax = options.cacheMax ?? DEFAULT_CACHE_MAX;
+    const cacheSweep = Math.min(options.cacheSweep ?? DEFAULT_CACHE_SWEEP, cacheMax);
+    this.cache = cacheMax > 0 ? new MatchCache<S>(cacheMax, cacheSweep) : null;
   }
 
   /** Number of subscriptions held. */
@@ -293,22 +397,40 @@ export class Sublist<S extends Subscription> {
   match(subject: string): SublistResult<S> {
     this.matches++;
     const cache = this.cache;
-    if (cache !== null) {
-      const cached = cache.get(subject);
-      if (cached !== undefined) {
-        this.cacheHits++;
-        return cached;
-      }
+    if (cache === null) return hasEmptyToken(subject) ? EMPTY_RESULT : this.collect(subject);
+    const cached = cache.get(subject);
+    if (cached !== undefined) {
+      this.cacheHits++;
+      return cached.result;
     }
-    // Empty subjects and empty tokens match nothing, as in nats-server's Sublist.match.
+    // Empty subjects and empty tokens match nothing, as in nats-server, and are not cached.
     if (hasEmptyToken(subject)) return EMPTY_RESULT;
-    const builder: ResultBuilder<S> = { plain: [], queues: [] };
-    matchLevel(this.root, subject.split('.'), 0, builder);
-    const result = builder.plain.length === 0 && builder.queues.length === 0 ? EMPTY_RESULT : builder;
-    if (cache !== null) {
-      cache.set(subject, result);
-      if (cache.size > this.cacheMax) this.sweepCache(cache);
+    const result = this.collect(subject);
+    cache.add(subject, result);
+    return result;
+  }
+
+  /**
+   * match() for the published subject in buf[off, off + len), read as latin1 (one char per byte):
+   * subscription subjects must be latin1-decoded wire bytes (Buffer#toString('latin1')) for this
+   * to be byte-exact like nats-server. A cache hit makes no string and allocates nothing; a miss
+   * decodes the subject once.
+   */
+  matchBytes(buf: Uint8Array, off: number, len: number): SublistResult<S> {
+    const cache = this.cache;
+    if (cache === null) return this.match(decodeLatin1(buf, off, len));
+    this.matches++;
+    const hash = hashSubjectBytes(buf, off, len);
+    const cached = cache.getBytes(buf, off, len, hash);
+    if (cached !== undefined) {
+      this.cacheHits++;
+      return cached.result;
     }
+    const subject = decodeLatin1(buf, off, len);
+    if (hasEmptyToken(subject)) return EMPTY_RESULT;
+    const result = this.collect(subject);
+    // A copy: buf is a read buffer that will be overwritten.
+    cache.addWithBytes(subject, result, new Uint8Array(buf.subarray(off, off + len)), hash);
     return result;
   }
 
@@ -318,7 +440,7 @@ export class Sublist<S extends Subscription> {
    */
   hasInterest(subject: string): boolean {
     const cached = this.cache?.get(subject);
-    if (cached !== undefined) return cached.plain.length > 0 || cached.queues.length > 0;
+    if (cached !== undefined) return cached.result.plain.length > 0 || cached.result.queues.length > 0;
     if (hasEmptyToken(subject)) return false;
     return levelHasInterest(this.root, subject, 0);
   }
@@ -348,7 +470,7 @@ export class Sublist<S extends Subscription> {
     let maxFanout = 0;
     let cached = 0;
     if (this.cache !== null) {
-      for (const result of this.cache.values()) {
+      for (const { result } of this.cache.entries()) {
         const fanout = result.plain.length + result.queues.length;
         totalFanout += fanout;
         if (fanout > maxFanout) maxFanout = fanout;
@@ -367,18 +489,25 @@ export class Sublist<S extends Subscription> {
     };
   }
 
-  /** Cached results are shared, so entries that gain the subscription are replaced by copies. */
+  /** Walks the trie for a subject without empty tokens. */
+  private collect(subject: string): SublistResult<S> {
+    const builder: ResultBuilder<S> = { plain: [], queues: [] };
+    matchLevel(this.root, subject.split('.'), 0, builder);
+    return builder.plain.length === 0 && builder.queues.length === 0 ? EMPTY_RESULT : builder;
+  }
+
+  /** Cached results are shared, so entries that gain the subscription get a fresh copy. */
   private addToCache(sub: S): void {
     const cache = this.cache;
     if (cache === null) return;
     const subject = sub.subject;
     if (subjectIsLiteral(subject)) {
-      const cached = cache.get(subject);
-      if (cached !== undefined) cache.set(subject, resultWith(cached, sub));
+      const entry = cache.get(subject);
+      if (entry !== undefined) entry.result = resultWith(entry.result, sub);
       return;
     }
-    for (const [key, cached] of cache) {
-      if (matchLiteral(key, subject)) cache.set(key, resultWith(cached, sub));
+    for (const entry of cache.entries()) {
+      if (matchLiteral(entry.subject, subject)) entry.result = resultWith(entry.result, sub);
     }
   }
 
@@ -386,20 +515,18 @@ export class Sublist<S extends Subscription> {
     const cache = this.cache;
     if (cache === null) return;
     if (subjectIsLiteral(subject)) {
-      cache.delete(subject);
+      const entry = cache.get(subject);
+      if (entry !== undefined) cache.delete(entry);
       return;
     }
-    for (const key of cache.keys()) {
-      if (matchLiteral(key, subject)) cache.delete(key);
+    for (const entry of cache.entries()) {
+      if (matchLiteral(entry.subject, subject)) cache.delete(entry);
     }
   }
+}
 
-  private sweepCache(cache: Map<string, SublistResult<S>>): void {
-    for (const key of cache.keys()) {
-      if (cache.size <= this.cacheSweep) return;
-      cache.delete(key);
-    }
-  }
+function decodeLatin1(buf: Uint8Array, off: number, len: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + off, len).toString('latin1');
 }
 
 function levelDepth<S extends Subscription>(level: TrieLevel<S> | null): number {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  hashSubjectBytes,
   isValidLiteralSubject,
   isValidPublishSubject,
   isValidPublishSubjectBytes,
@@ -136,4 +137,18 @@ test('matchLiteral: published subject against subscription pattern', () => {
   for (const [literal, pattern, expected] of cases) {
     assert.equal(matchLiteral(literal, pattern), expected, `${literal} ~ ${pattern}`);
   }
+});
+
+test('hashSubjectBytes: depends only on the bytes in range, fits a small integer', () => {
+  const subject = Buffer.from('orders.eu.created');
+  const padded = Buffer.from('xx.orders.eu.created.yy');
+  assert.equal(hashSubjectBytes(padded, 3, subject.length), hashSubjectBytes(subject, 0, subject.length));
+  const seen = new Set<number>();
+  for (const text of ['a', 'b', 'ab', 'ba', 'orders.eu.created', 'orders.eu.createe', 'orders.eu.created.x', '']) {
+    const bytes = Buffer.from(text);
+    const hash = hashSubjectBytes(bytes, 0, bytes.length);
+    assert.ok(Number.isInteger(hash) && hash >= 0 && hash < 2 ** 30, text);
+    seen.add(hash);
+  }
+  assert.equal(seen.size, 8, 'no collision among these few subjects');
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sublist, type SublistResult } from '../../src/sublist/sublist.js';
+import { hashSubjectBytes } from '../../src/sublist/subject.js';
 
 interface TestSub {
   readonly subject: string;
@@ -327,6 +328,115 @@ test('stats: nats-server /subsz fields', () => {
   });
 });
 
+function cacheHits(sublist: Sublist<TestSub>): number {
+  const stats = sublist.stats();
+  return Math.round(stats.cache_hit_rate * stats.num_matches);
+}
+
+/** Places the subject inside a larger buffer, as a read buffer holds it; returns [buf, off, len]. */
+function inBuffer(subject: string): [Buffer, number, number] {
+  const bytes = Buffer.from(subject, 'latin1');
+  const buf = Buffer.alloc(bytes.length + 20, 0x2e);
+  bytes.copy(buf, 7);
+  return [buf, 7, bytes.length];
+}
+
+test('matchBytes: same results as match, sharing one cache', () => {
+  const sublist = withSubs(['foo.bar', 'foo.*', '>']);
+  sublist.insert(sub('foo.bar', 'q'));
+  const byString = sublist.match('foo.bar');
+  assert.equal(sublist.matchBytes(...inBuffer('foo.bar')), byString, 'a string match is a byte cache hit');
+  const byBytes = sublist.matchBytes(...inBuffer('foo.baz'));
+  assert.deepEqual(subjects(byBytes), ['>', 'foo.*']);
+  assert.equal(sublist.match('foo.baz'), byBytes, 'a byte match is a string cache hit');
+  assert.equal(sublist.matchBytes(...inBuffer('foo.baz')), byBytes);
+  assert.deepEqual(subjects(sublist.matchBytes(...inBuffer('foo'))), ['>']);
+  assert.deepEqual(subjects(sublist.matchBytes(...inBuffer('foo.bar.baz'))), ['>']);
+  for (const subject of ['foo.', '.foo', 'foo..bar']) {
+    assert.deepEqual(subjects(sublist.matchBytes(...inBuffer(subject))), [], subject);
+  }
+  assert.deepEqual(subjects(sublist.matchBytes(Buffer.alloc(4), 2, 0)), []);
+  const stats = sublist.stats();
+  assert.equal(stats.num_matches, 11);
+  assert.equal(stats.cache_hit_rate, 3 / 11);
+});
+
+test('matchBytes: non-UTF-8 bytes are matched byte for byte (latin1-decoded subscriptions)', () => {
+  const sublist = new Sublist<TestSub>();
+  const raw = Buffer.from([0x66, 0xff, 0x2e, 0xc3, 0x28]);
+  const exact = sub(raw.toString('latin1'));
+  sublist.insert(exact);
+  sublist.insert(sub(Buffer.from([0x66, 0xfe, 0x2e, 0xc3, 0x28]).toString('latin1')));
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(sublist.matchBytes(raw, 0, raw.length).plain, [exact]);
+  }
+});
+
+test('matchBytes: a cached entry does not alias the caller\'s buffer', () => {
+  const sublist = withSubs(['aaa.bbb', 'ccc.ddd']);
+  const buf = Buffer.from('aaa.bbb');
+  assert.deepEqual(subjects(sublist.matchBytes(buf, 0, buf.length)), ['aaa.bbb']);
+  buf.write('ccc.ddd');
+  assert.deepEqual(subjects(sublist.matchBytes(buf, 0, buf.length)), ['ccc.ddd']);
+  const before = cacheHits(sublist);
+  assert.deepEqual(subjects(sublist.matchBytes(...inBuffer('aaa.bbb'))), ['aaa.bbb']);
+  assert.equal(cacheHits(sublist), before + 1, 'the entry kept its own copy of the subject');
+});
+
+test('matchBytes: subjects whose hashes collide stay distinct through inserts, removes and sweeps', () => {
+  const byHash = new Map<number, string>();
+  let pair: [string, string] | undefined;
+  for (let i = 0; pair === undefined; i++) {
+    const subject = `c.${i}`;
+    const bytes = Buffer.from(subject);
+    const hash = hashSubjectBytes(bytes, 0, bytes.length);
+    const other = byHash.get(hash);
+    if (other !== undefined) pair = [other, subject];
+    else byHash.set(hash, subject);
+  }
+  const [first, second] = pair;
+  const third = [...byHash.values()].find((s) => s !== first)!;
+  const sublist = new Sublist<TestSub>({ cacheMax: 4, cacheSweep: 2 });
+  const firstSub = sub(first);
+  const secondSub = sub(second);
+  sublist.insert(firstSub);
+  sublist.insert(secondSub);
+  const check = (expectFirst: boolean, expectSecond: boolean, expectedHits: number): void => {
+    const before = cacheHits(sublist);
+    assert.deepEqual(subjects(sublist.matchBytes(...inBuffer(first))), expectFirst ? [first] : []);
+    assert.deepEqual(subjects(sublist.matchBytes(...inBuffer(second))), expectSecond ? [second] : []);
+    assert.equal(cacheHits(sublist) - before, expectedHits, 'cache hits');
+  };
+  check(true, true, 0);
+  check(true, true, 2);
+  sublist.remove(firstSub); // drops the entry at the tail of the chain
+  check(false, true, 1);
+  sublist.insert(firstSub);
+  check(true, true, 2);
+  sublist.remove(firstSub); // drops the entry at the head of the chain
+  check(false, true, 1);
+  sublist.insert(firstSub);
+  sublist.remove(secondSub);
+  check(true, false, 1);
+  // Sweeps drop entries of either position in a chain.
+  for (let round = 0; round < 3; round++) {
+    sublist.matchBytes(...inBuffer(third));
+    sublist.matchBytes(...inBuffer(`x.${round}.a`));
+    sublist.matchBytes(...inBuffer(`x.${round}.b`));
+    assert.deepEqual(subjects(sublist.matchBytes(...inBuffer(first))), [first]);
+    assert.deepEqual(subjects(sublist.matchBytes(...inBuffer(second))), []);
+  }
+  sublist.insert(secondSub); // updates the cached (empty) result in place
+  check(true, true, 2);
+});
+
+test('matchBytes without a cache decodes and walks the trie', () => {
+  const sublist = withSubs(['foo.*'], { cacheMax: 0 });
+  assert.deepEqual(subjects(sublist.matchBytes(...inBuffer('foo.bar'))), ['foo.*']);
+  assert.deepEqual(subjects(sublist.matchBytes(...inBuffer('foo..bar'))), []);
+  assert.equal(sublist.stats().num_matches, 2);
+});
+
 /** Reference matcher over token arrays, written independently of the implementation. */
 function referenceMatches(subject: string, pattern: string): boolean {
   const s = subject.split('.');
@@ -381,7 +491,7 @@ test('randomized: match and hasInterest agree with a reference matcher through i
       const expected = live.filter((s) => referenceMatches(subject, s.subject));
       for (const sublist of [cached, uncached]) {
         assert.equal(sublist.hasInterest(subject), expected.length > 0, `step ${step}: ${subject}`);
-        const result = sublist.match(subject);
+        const result = random(2) === 0 ? sublist.match(subject) : sublist.matchBytes(...inBuffer(subject));
         assert.deepEqual(
           [...result.plain, ...result.queues.flat()].map((s) => s.id).sort(),
           expected.map((s) => s.id).sort(),
