@@ -7,6 +7,12 @@
  * matches the rest, the "*" child matches this token, the literal child must equal it. A "*" or
  * ">" token in a published subject therefore only matches wildcard subscriptions, as in
  * nats-server.
+ *
+ * Results are cached per published subject and kept exact on insert/remove (entries gaining a
+ * subscription get a fresh copy, entries losing one are dropped), so a result handed out is never
+ * modified. The cache is reachable by string (match) and by bytes (matchBytes, which needs no
+ * string on a hit). Subjects are compared byte for byte like nats-server when subscription
+ * subjects are the latin1 decoding of their wire bytes (one char per byte).
  */
 import { hasEmptyToken, hashSubjectBytes, isValidSubscribeSubject, matchLiteral, subjectIsLiteral } from './subject.js';
 
