@@ -3,7 +3,7 @@ import { OpKind, HDR_SIZE, OP_STRIDE } from '../protocol/ops.js';
 import type { OpSink, ProtocolReader } from '../protocol/reader.js';
 import { OK, PING, PONG } from '../protocol/encoder.js';
 import * as errors from '../protocol/errors.js';
-import { isValidLiteralSubject, isValidSubscribeSubject } from '../sublist/subject.js';
+import { isValidPublishSubjectBytes, isValidSubscribeSubject } from '../sublist/subject.js';
 import { Outbound } from './outbound.js';
 import type { Shard } from './shard.js';
 
@@ -205,12 +205,11 @@ export class Client implements OpSink {
   ): void {
     this.msgsIn++;
     this.bytesIn += payloadLen;
-    const subject = src.toString('latin1', subjectOff, subjectOff + subjectLen);
     // Like nats-server, pedantic mode complains about the subject but still delivers.
-    if (this.pedantic && !isValidLiteralSubject(subject)) this.send(errors.ERR_INVALID_PUBLISH_SUBJECT);
+    if (this.pedantic && !isValidPublishSubjectBytes(src, subjectOff, subjectLen)) this.send(errors.ERR_INVALID_PUBLISH_SUBJECT);
     // nats-server acknowledges before delivering (an echo to self comes after the +OK).
     if (this.verbose) this.send(OK);
-    this.shard.publish(this, subject, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+    this.shard.publish(this, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
   }
 
   private processSub(

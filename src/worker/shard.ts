@@ -87,7 +87,6 @@ export class Shard {
   /** A publish from a local client: deliver locally, route queue groups, forward to peers. */
   publish(
     publisher: Client,
-    subject: string,
     src: Buffer,
     subjectOff: number,
     subjectLen: number,
@@ -99,11 +98,11 @@ export class Shard {
   ): void {
     this.stats.msgsIn++;
     this.stats.bytesIn += payloadLen;
-    const local = this.sublist.match(subject);
+    const local = this.sublist.matchBytes(src, subjectOff, subjectLen);
     const skipOwn = publisher.echo ? null : publisher;
     let delivered = this.deliverPlain(local, skipOwn, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
     if (this.mesh.groups.count > 0) {
-      const groups = this.mesh.groups.match(subject).queues;
+      const groups = this.mesh.groups.matchBytes(src, subjectOff, subjectLen).queues;
       for (let g = 0; g < groups.length; g++) {
         const entries = groups[g];
         const worker = this.mesh.pickWorker(entries, -1);
@@ -117,7 +116,7 @@ export class Shard {
     const forwarded = this.mesh.forward(src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen, 0, true);
     if (forwarded > 0) this.scheduleFlush();
     if (delivered === 0 && forwarded === 0 && replyLen > 0 && publisher.noResponders) {
-      this.sendNoResponders(publisher, src.toString('latin1', replyOff, replyOff + replyLen), src, replyOff, replyLen);
+      this.sendNoResponders(publisher, src, replyOff, replyLen);
     }
   }
 
@@ -129,15 +128,14 @@ export class Shard {
   deliverFromPeer(record: RingRecord): void {
     const src = record.bytes;
     const { subjectOffset, subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength } = record;
-    const subject = src.toString('latin1', subjectOffset, subjectOffset + subjectLength);
-    const local = this.sublist.match(subject);
+    const local = this.sublist.matchBytes(src, subjectOffset, subjectLength);
     this.deliverPlain(local, null, src, subjectOffset, subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength);
     let reassigned = false;
     for (let i = 0; i < record.groupCount; i++) {
       const group = this.mesh.groupById(record.group(i));
       const done = this.deliverToQueue(local, group.queue, null, src, subjectOffset, subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength);
       if (done > 0 || record.flags >= this.mesh.workers) continue;
-      const entries = findQueue(this.mesh.groups.match(subject), group.queue);
+      const entries = findQueue(this.mesh.groups.matchBytes(src, subjectOffset, subjectLength), group.queue);
       const worker = entries === null ? -1 : this.mesh.pickWorker(entries, this.mesh.self);
       if (worker >= 0) {
         this.mesh.assign(worker, group.id);
@@ -223,8 +221,8 @@ export class Shard {
   }
 
   /** `HMSG <reply> <sid> 16 16` + `NATS/1.0 503` to the requester's own subscription on the reply subject. */
-  private sendNoResponders(publisher: Client, reply: string, src: Buffer, replyOff: number, replyLen: number): void {
-    const result = this.sublist.match(reply);
+  private sendNoResponders(publisher: Client, src: Buffer, replyOff: number, replyLen: number): void {
+    const result = this.sublist.matchBytes(src, replyOff, replyLen);
     const own = result.plain.find((sub) => sub.client === publisher);
     if (own === undefined) return;
     publisher.outbound.appendMsg(src, replyOff, replyLen, own.sidBytes, src, 0, 0, NO_RESPONDERS_HEADER.length, NO_RESPONDERS_HEADER, 0, NO_RESPONDERS_HEADER.length);
