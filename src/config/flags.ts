@@ -21,6 +21,13 @@ const SUPPORTED: OptionSpec = {
   DV: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
+  config: { type: 'string', short: 'c' },
+  t: { type: 'boolean' },
+  http_port: { type: 'string', short: 'm' },
+  pid: { type: 'string', short: 'P' },
+  signal: { type: 'string' },
+  sl: { type: 'string' },
+  ports_file_dir: { type: 'string' },
   // Natrium's own.
   workers: { type: 'string' },
   parser: { type: 'string' },
@@ -37,16 +44,9 @@ const SUPPORTED: OptionSpec = {
 
 /** nats-server flags Natrium does not support yet, with their value type (to parse them cleanly). */
 const NOT_YET_SUPPORTED: OptionSpec = {
-  pid: { type: 'string', short: 'P' },
-  http_port: { type: 'string', short: 'm' },
   ms: { type: 'string' },
   https_port: { type: 'string' },
-  config: { type: 'string', short: 'c' },
-  t: { type: 'boolean' },
-  sl: { type: 'string' },
-  signal: { type: 'string' },
   client_advertise: { type: 'string' },
-  ports_file_dir: { type: 'string' },
   logtime: { type: 'boolean', short: 'T' },
   syslog: { type: 'boolean', short: 's' },
   remote_syslog: { type: 'string', short: 'r' },
@@ -86,6 +86,11 @@ Server Options:
         --server_name <server_name>  Server name (default: the server id)
         --workers <n>                Worker threads (default: available cores)
         --parser <auto|native|js>    Protocol parser backend (default: auto = native when it loads)
+    -c, --config <file>              Configuration file (nats-server syntax)
+    -t                               Test the configuration file and exit
+    -P, --pid <file>                 File to store the process id
+    -m, --http_port <port>           HTTP port for monitoring (-1 picks a free port)
+        --ports_file_dir <dir>       Write a ports file (<name>_<pid>.ports) into this directory
 
 Limits (nats-server takes these from its config file; same meaning and defaults):
         --max_payload <size>         Maximum message payload (default: 1MB)
@@ -103,6 +108,10 @@ Logging Options:
     -V, --trace                      Trace the raw protocol
     -DV                              Debug and trace
 
+Signal Options:
+        --signal <signal>[=<pid>]    Send a signal to a natrium process (stop, quit, term, reload, ldm, reopen);
+                                     <pid> is a process id or a pid file; without it, -P is read
+
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
@@ -111,18 +120,19 @@ Every long flag may be given with one dash or two, as with nats-server.
 `;
 
 export type FlagResult =
-  | { kind: 'run'; options: Partial<ServerOptions> }
+  | { kind: 'run'; options: Partial<ServerOptions>; configFile: string | null; testConfig: boolean }
+  | { kind: 'signal'; signal: string; pidOrFile: string | null }
   | { kind: 'help' }
   | { kind: 'version' };
 
 const ALL: OptionSpec = { ...SUPPORTED, ...NOT_YET_SUPPORTED };
 
-/** `-port=1` and `-DV` become `--port=1` and `--DV`; single-letter flags stay as they are. */
+/** `-port=1`, `-DV` and `-t` become `--port=1`, `--DV` and `--t`; short flags (`-p`) stay as they are. */
 function normalize(args: readonly string[]): string[] {
   return args.map((arg) => {
     if (!arg.startsWith('-') || arg.startsWith('--')) return arg;
     const name = arg.slice(1).split('=')[0];
-    return name.length > 1 && name in ALL ? `-${arg}` : arg;
+    return Object.hasOwn(ALL, name) ? `-${arg}` : arg;
   });
 }
 
@@ -145,6 +155,14 @@ export function parseFlags(argv: readonly string[]): FlagResult {
   if (v.version) return { kind: 'version' };
   const options: Partial<ServerOptions> = {};
   const str = (key: string): string | undefined => v[key] as string | undefined;
+  const signal = str('signal') ?? str('sl');
+  if (signal !== undefined) {
+    const [name, target] = signal.split('=', 2);
+    return { kind: 'signal', signal: name, pidOrFile: target ?? str('pid') ?? null };
+  }
+  if (str('http_port') !== undefined) options.httpPort = integer('http_port', str('http_port')!, -1);
+  if (str('pid') !== undefined) options.pidFile = str('pid')!;
+  if (str('ports_file_dir') !== undefined) options.portsFileDir = str('ports_file_dir')!;
   const host = str('addr') ?? str('net');
   if (host !== undefined) options.host = host;
   if (str('port') !== undefined) options.port = integer('port', str('port')!, -1);
@@ -171,5 +189,7 @@ export function parseFlags(argv: readonly string[]): FlagResult {
   if (str('ping_max') !== undefined) options.maxPingsOut = integer('ping_max', str('ping_max')!, 1);
   if (str('max_connections') !== undefined) options.maxConnections = integer('max_connections', str('max_connections')!, 0);
   if (str('max_subscriptions') !== undefined) options.maxSubscriptions = integer('max_subscriptions', str('max_subscriptions')!, 0);
-  return { kind: 'run', options };
+  const configFile = str('config') ?? null;
+  if (v.t === true && configFile === null) throw new Error('-t needs a configuration file: -c <file> -t');
+  return { kind: 'run', options, configFile, testConfig: v.t === true };
 }

@@ -30,6 +30,18 @@ export interface ServerOptions {
   logLevel: LogLevel;
   /** Write logs to this file instead of stderr. */
   logFile: string | null;
+  /** Monitoring HTTP port (nats-server -m/http_port): 0 = off, -1 = a free port. */
+  httpPort: number;
+  /** Interface of the monitoring port; '' = the client interface (host). */
+  httpHost: string;
+  /** File to write the process id to (nats-server -P/pid_file); used by the CLI. */
+  pidFile: string | null;
+  /** Directory for the `<name>_<pid>.ports` file (nats-server ports_file_dir); used by the CLI. */
+  portsFileDir: string | null;
+  /** Milliseconds over which lame-duck mode closes the connections; DEFAULT_LAME_DUCK_DURATION. */
+  lameDuckDuration: number;
+  /** Milliseconds lame-duck mode waits before it starts closing; DEFAULT_LAME_DUCK_GRACE_PERIOD. */
+  lameDuckGracePeriod: number;
 }
 
 export const DEFAULT_OPTIONS: ServerOptions = {
@@ -48,4 +60,10 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   maxSubscriptions: 0,
   logLevel: 'info',
   logFile: null,
+  httpPort: 0,
+  httpHost: '',
+  pidFile: null,
+  portsFileDir: null,
+  lameDuckDuration: 2 * 60_000,
+  lameDuckGracePeriod: 10_000,
 };

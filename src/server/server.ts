@@ -13,6 +13,7 @@ import { createLogger } from './logger.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
 import { acceptedSlot, createConnectionCounters, openSlot } from './shared-state.js';
 import { createMeshBuffers } from '../worker/mesh.js';
+import { startMonitoring } from '../monitor/http-server.js';
 import { NATRIUM_VERSION, NATS_PROTOCOL_VERSION } from './version.js';
 
 export interface RunningServer {
@@ -21,6 +22,10 @@ export interface RunningServer {
   host: string;
   port: number;
   serverId: string;
+  /** http://host:port of the monitoring endpoints, when httpPort enabled them. */
+  monitorUrl?: string;
+  /** Applies changed limits and log level to the running server; new connections use them. */
+  reload(changes: Partial<ServerOptions>): void;
   /** Stops accepting, closes every client and stops the workers. */
   close(): Promise<void>;
 }
@@ -180,11 +185,22 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   info.port = port;
   options.port = port;
   log.info(`Listening for client connections on ${options.host}:${port}`);
+  const monitor = await startMonitoring(options, info, serverId, () => slots.map((slot) => slot.worker), log);
   log.info('Server is ready');
+
+  function reload(changes: Partial<ServerOptions>): void {
+    Object.assign(options, changes);
+    info.max_payload = options.maxPayload;
+    log.level = options.logLevel;
+    const message: ToWorker = { type: 'reload', options: changes };
+    for (const slot of slots) slot.worker.postMessage(message);
+    monitor?.noteReload();
+  }
 
   async function close(): Promise<void> {
     if (stopping) return;
     stopping = true;
+    await monitor?.close();
     await new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
     await Promise.all(
       slots.map(
@@ -200,5 +216,5 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   }
 
   const host = options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
-  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, close };
+  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, monitorUrl: monitor?.url, reload, close };
 }

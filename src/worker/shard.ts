@@ -43,6 +43,8 @@ export class Shard {
   private readonly ops = new Int32Array(OPS_ARRAY_LENGTH);
   private readonly dirtyClients: Client[] = [];
   private flushScheduled = false;
+  /** Told of every connection that leaves, with nats-server's close reason (monitoring keeps them). */
+  onClientClosed: ((client: Client, reason: CloseReason) => void) | null = null;
 
   constructor(
     readonly options: ServerOptions,
@@ -72,6 +74,7 @@ export class Shard {
   removeClient(client: Client, reason: CloseReason): void {
     if (!this.clients.delete(client)) return;
     this.stats.connections--;
+    this.onClientClosed?.(client, reason);
     this.log.debug({ cid: client.id, reason }, 'Client connection closed');
   }
 

@@ -11,6 +11,7 @@ import type { ServerOptions } from '../server/options.js';
 import { acceptedSlot, LIVE_TOTAL, openSlot } from '../server/shared-state.js';
 import { ShardMesh, type MeshBuffers } from './mesh.js';
 import { Shard } from './shard.js';
+import { WorkerStats, type StatsQuery, type WorkerSnapshot } from './stats.js';
 
 export interface WorkerConfig {
   index: number;
@@ -25,12 +26,15 @@ export interface WorkerConfig {
 export type ToWorker =
   | { type: 'port'; port: number }
   | { type: 'connection'; fd: number; clientId: number }
+  | { type: 'stats'; id: number; query: StatsQuery }
+  | { type: 'reload'; options: Partial<ServerOptions> }
   | { type: 'adopt-region'; worker: number; region: SharedArrayBuffer }
   | { type: 'shutdown' };
 export type FromWorker =
   | { type: 'ready'; parser: string; parserFallbackReason: string | null }
   | { type: 'listening'; port: number }
   | { type: 'listen-error'; message: string }
+  | { type: 'stats'; id: number; snapshot: WorkerSnapshot }
   | { type: 'interest-region'; worker: number; region: SharedArrayBuffer }
   | { type: 'stopped' };
 
@@ -42,6 +46,8 @@ const mesh = new ShardMesh(config.mesh, config.index, (region) => post({ type: '
 const shard = new Shard(config.options, backend.parse, config.info, log, mesh);
 mesh.startReceiving((record) => shard.deliverFromPeer(record), shard.flushAll);
 const counters = config.counters;
+const workerStats = new WorkerStats(shard, config.index);
+shard.onClientClosed = (client, reason) => workerStats.recordClosed(client, reason);
 let nextLocalClientId = 1;
 
 function post(message: FromWorker): void {
@@ -71,6 +77,15 @@ port.on('message', (message: ToWorker) => {
       break;
     case 'adopt-region':
       mesh.adoptRegion(message.worker, message.region);
+      break;
+    case 'stats':
+      post({ type: 'stats', id: message.id, snapshot: workerStats.collect(message.query) });
+      break;
+    case 'reload':
+      // Limits are read from these objects by every new connection; the log level applies at once.
+      Object.assign(config.options, message.options);
+      config.info.max_payload = config.options.maxPayload;
+      log.level = config.options.logLevel;
       break;
     case 'shutdown':
       listener?.close();

@@ -1,0 +1,379 @@
+/**
+ * The monitoring endpoints' bodies, with nats-server's field names, types and units
+ * (server/monitor.go): durations in nanoseconds, times in RFC 3339, uptime as `1d2h3m4s`.
+ * Figures are summed over the workers' snapshots; `/workerz` shows them per worker.
+ */
+import os from 'node:os';
+import type { ServerInfo } from '../protocol/encoder.js';
+import type { ServerOptions } from '../server/options.js';
+import type { SublistStats } from '../sublist/sublist.js';
+import { MAX_CLOSED_CONNECTIONS, type ConnectionSnapshot, type StatsQuery, type SubscriptionSnapshot, type WorkerSnapshot } from '../worker/stats.js';
+import { formatDuration, formatTime, formatUptime, nanoseconds } from './format.js';
+
+/** What the endpoints read from the running server. */
+export interface MonitorContext {
+  serverId: string;
+  info: ServerInfo;
+  /** The live options object: a reload shows at once. */
+  options: ServerOptions;
+  startedAt: number;
+  configLoadTime: number;
+  workers: number;
+  httpHost: string;
+  httpPort: number;
+  /** Asks every worker for a snapshot. */
+  query(query: StatsQuery): Promise<WorkerSnapshot[]>;
+}
+
+/** A request the endpoint refuses, answered 400 with this text, as nats-server does. */
+export class BadRequest extends Error {}
+
+const GLOBAL_ACCOUNT = '$G';
+const DEFAULT_LIMIT = 1024;
+
+function intParam(params: URLSearchParams, name: string, fallback: number): number {
+  const text = params.get(name);
+  if (text === null || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value)) throw new BadRequest(`invalid ${name} value: ${text}`);
+  return value;
+}
+
+/** nats-server reads boolean query flags with strconv.ParseBool semantics; `subs=detail` is its own value. */
+function boolParam(params: URLSearchParams, name: string): boolean {
+  const text = params.get(name);
+  if (text === null || text === '') return false;
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(text)) return false;
+  throw new BadRequest(`invalid ${name} value: ${text}`);
+}
+
+function sum(snapshots: readonly WorkerSnapshot[], pick: (s: WorkerSnapshot) => number): number {
+  let total = 0;
+  for (const s of snapshots) total += pick(s);
+  return total;
+}
+
+/** Sublist figures over all workers (fanout averaged over every worker's cache). */
+function sublistStats(snapshots: readonly WorkerSnapshot[]): SublistStats {
+  let cache = 0;
+  let fanoutTotal = 0;
+  let maxFanout = 0;
+  let matches = 0;
+  let hits = 0;
+  for (const { sublist } of snapshots) {
+    cache += sublist.num_cache;
+    fanoutTotal += sublist.avg_fanout * sublist.num_cache;
+    maxFanout = Math.max(maxFanout, sublist.max_fanout);
+    matches += sublist.num_matches;
+    hits += sublist.cache_hit_rate * sublist.num_matches;
+  }
+  return {
+    num_subscriptions: sum(snapshots, (s) => s.sublist.num_subscriptions),
+    num_cache: cache,
+    num_inserts: sum(snapshots, (s) => s.sublist.num_inserts),
+    num_removes: sum(snapshots, (s) => s.sublist.num_removes),
+    num_matches: matches,
+    cache_hit_rate: matches > 0 ? hits / matches : 0,
+    max_fanout: maxFanout,
+    avg_fanout: cache > 0 ? fanoutTotal / cache : 0,
+  };
+}
+
+/** CPU use of the whole process (all threads) since the previous /varz, in percent of one core. */
+class CpuGauge {
+  private lastUsage = process.cpuUsage();
+  private lastAt = performance.now();
+
+  read(): number {
+    const now = performance.now();
+    const usage = process.cpuUsage();
+    const usedMicros = usage.user - this.lastUsage.user + (usage.system - this.lastUsage.system);
+    const elapsedMicros = (now - this.lastAt) * 1000;
+    this.lastUsage = usage;
+    this.lastAt = now;
+    return elapsedMicros > 0 ? Math.round((usedMicros / elapsedMicros) * 1000) / 10 : 0;
+  }
+}
+
+const cpu = new CpuGauge();
+
+export function varz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[], httpRequests: Record<string, number>): object {
+  const o = ctx.options;
+  const now = Date.now();
+  return {
+    server_id: ctx.serverId,
+    server_name: ctx.info.server_name,
+    version: ctx.info.version,
+    proto: ctx.info.proto,
+    go: `node ${process.version}`,
+    host: o.host,
+    port: ctx.info.port,
+    max_connections: o.maxConnections,
+    ping_interval: nanoseconds(o.pingInterval),
+    ping_max: o.maxPingsOut,
+    http_host: ctx.httpHost,
+    http_port: ctx.httpPort,
+    http_base_path: '',
+    https_port: 0,
+    auth_timeout: 2,
+    max_control_line: o.maxControlLine,
+    max_payload: o.maxPayload,
+    max_pending: o.maxPending,
+    cluster: {},
+    gateway: {},
+    leaf: {},
+    mqtt: {},
+    websocket: {},
+    jetstream: {},
+    tls_timeout: 2,
+    write_deadline: nanoseconds(o.writeDeadline),
+    start: formatTime(ctx.startedAt),
+    now: formatTime(now),
+    uptime: formatUptime(now - ctx.startedAt),
+    mem: process.memoryUsage().rss,
+    cores: os.cpus().length,
+    gomaxprocs: ctx.workers,
+    cpu: cpu.read(),
+    connections: sum(snapshots, (s) => s.stats.connections),
+    total_connections: sum(snapshots, (s) => s.stats.totalConnections),
+    routes: 0,
+    remotes: 0,
+    leafnodes: 0,
+    in_msgs: sum(snapshots, (s) => s.stats.msgsIn),
+    out_msgs: sum(snapshots, (s) => s.stats.msgsOut),
+    in_bytes: sum(snapshots, (s) => s.stats.bytesIn),
+    out_bytes: sum(snapshots, (s) => s.stats.bytesOut),
+    slow_consumers: sum(snapshots, (s) => s.stats.slowConsumers),
+    subscriptions: sum(snapshots, (s) => s.subscriptionCount),
+    http_req_stats: httpRequests,
+    config_load_time: formatTime(ctx.configLoadTime),
+    workers: ctx.workers,
+  };
+}
+
+type ConnState = 'open' | 'closed' | 'any';
+
+/** Sort keys of /connz and how they order (nats-server's ConnInfos sorters). */
+const SORTS: Record<string, (a: ConnectionSnapshot, b: ConnectionSnapshot) => number> = {
+  cid: (a, b) => a.cid - b.cid,
+  start: (a, b) => a.start - b.start || a.cid - b.cid,
+  subs: (a, b) => b.subscriptions - a.subscriptions,
+  pending: (a, b) => b.pendingBytes - a.pendingBytes,
+  msgs_to: (a, b) => b.outMsgs - a.outMsgs,
+  msgs_from: (a, b) => b.inMsgs - a.inMsgs,
+  bytes_to: (a, b) => b.outBytes - a.outBytes,
+  bytes_from: (a, b) => b.inBytes - a.inBytes,
+  last: (a, b) => b.lastActivity - a.lastActivity,
+  idle: (a, b) => a.lastActivity - b.lastActivity,
+  uptime: (a, b) => a.start - b.start,
+  stop: (a, b) => (b.stop ?? 0) - (a.stop ?? 0),
+  reason: (a, b) => (a.reason ?? '').localeCompare(b.reason ?? ''),
+  rtt: () => 0,
+};
+
+/** The query part of /connz that workers must know, to send only what is needed. */
+export function connzQuery(params: URLSearchParams): StatsQuery {
+  const state = parseState(params);
+  const subs = params.get('subs');
+  return {
+    connections: state !== 'closed',
+    closed: state !== 'open',
+    subs: subs === 'detail' || (subs !== null && subs !== '' && boolParam(params, 'subs')),
+    subscriptions: false,
+  };
+}
+
+function parseState(params: URLSearchParams): ConnState {
+  const state = params.get('state') ?? 'open';
+  switch (state.toLowerCase()) {
+    case '':
+    case 'open':
+      return 'open';
+    case 'closed':
+      return 'closed';
+    case 'any':
+    case 'all':
+      return 'any';
+  }
+  throw new BadRequest(`invalid connection state: ${state}`);
+}
+
+function connectionJson(c: ConnectionSnapshot, now: number, subs: 'none' | 'list' | 'detail'): object {
+  const end = c.stop ?? now;
+  const info: Record<string, unknown> = {
+    cid: c.cid,
+    kind: 'Client',
+    type: 'nats',
+    ip: c.ip,
+    port: c.port,
+    start: formatTime(c.start),
+    last_activity: formatTime(c.lastActivity),
+  };
+  if (c.stop !== null) {
+    info.stop = formatTime(c.stop);
+    info.reason = c.reason;
+  }
+  info.rtt = formatDuration(0);
+  info.uptime = formatUptime(end - c.start);
+  info.idle = formatUptime(end - c.lastActivity);
+  info.pending_bytes = c.pendingBytes;
+  info.in_msgs = c.inMsgs;
+  info.out_msgs = c.outMsgs;
+  info.in_bytes = c.inBytes;
+  info.out_bytes = c.outBytes;
+  info.subscriptions = c.subscriptions;
+  if (c.name !== '') info.name = c.name;
+  if (c.lang !== '') info.lang = c.lang;
+  if (c.version !== '') info.version = c.version;
+  const list = c.subs ?? [];
+  if (subs === 'list' && list.length > 0) info.subscriptions_list = list.map((s) => s.subject);
+  if (subs === 'detail' && list.length > 0) info.subscriptions_list_detail = list.map(subscriptionDetail);
+  return info;
+}
+
+function subscriptionDetail(s: SubscriptionSnapshot): object {
+  const detail: Record<string, unknown> = { subject: s.subject };
+  if (s.qgroup !== null) detail.qgroup = s.qgroup;
+  detail.sid = s.sid;
+  detail.msgs = s.msgs;
+  detail.cid = s.cid;
+  return detail;
+}
+
+export function connz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[], params: URLSearchParams): object {
+  const state = parseState(params);
+  const sortName = params.get('sort') || 'cid';
+  const sorter = SORTS[sortName];
+  if (sorter === undefined) throw new BadRequest(`invalid sorting option: ${sortName}`);
+  if ((sortName === 'stop' || sortName === 'reason') && state === 'open') {
+    throw new BadRequest(`sort by ${sortName} only valid on closed connections`);
+  }
+  const subsText = params.get('subs');
+  const subs = subsText === 'detail' ? 'detail' : boolParam(params, 'subs') ? 'list' : 'none';
+  let offset = Math.max(0, intParam(params, 'offset', 0));
+  let limit = intParam(params, 'limit', DEFAULT_LIMIT);
+  if (limit <= 0) limit = DEFAULT_LIMIT;
+  const cid = intParam(params, 'cid', 0);
+
+  let open: ConnectionSnapshot[] = [];
+  let closed: ConnectionSnapshot[] = [];
+  for (const s of snapshots) {
+    open = open.concat(s.connections);
+    closed = closed.concat(s.closed);
+  }
+  // The newest MAX_CLOSED_CONNECTIONS over all workers, as one ring would keep.
+  if (closed.length > MAX_CLOSED_CONNECTIONS) {
+    closed.sort((a, b) => (b.stop ?? 0) - (a.stop ?? 0));
+    closed.length = MAX_CLOSED_CONNECTIONS;
+  }
+  let selected = state === 'open' ? open : state === 'closed' ? closed : open.concat(closed);
+  let total = selected.length;
+  if (cid > 0) {
+    // nats-server answers one connection by id, with limit 1 and the overall total.
+    selected = selected.filter((c) => c.cid === cid);
+    offset = 0;
+    limit = 1;
+  }
+  selected.sort(sorter);
+  const now = Date.now();
+  const page = selected.slice(offset, offset + limit);
+  return {
+    server_id: ctx.serverId,
+    now: formatTime(now),
+    num_connections: page.length,
+    total,
+    offset,
+    limit,
+    connections: page.map((c) => connectionJson(c, now, subs)),
+  };
+}
+
+/** Does a subscription's subject (with wildcards) match a literal test subject? */
+function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (p[i] !== '*' && p[i] !== s[i]) return false;
+  }
+  return p.length === s.length;
+}
+
+export function subszQuery(params: URLSearchParams): StatsQuery {
+  const wantList = boolParam(params, 'subs') || (params.get('test') ?? '') !== '';
+  return { connections: false, closed: false, subs: false, subscriptions: wantList };
+}
+
+export function subsz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[], params: URLSearchParams): object {
+  const stats = sublistStats(snapshots);
+  const test = params.get('test') ?? '';
+  const wantList = boolParam(params, 'subs') || test !== '';
+  // Without a list nats-server answers with the sublist figures alone.
+  if (!wantList) return stats;
+  const offset = Math.max(0, intParam(params, 'offset', 0));
+  let limit = intParam(params, 'limit', DEFAULT_LIMIT);
+  if (limit <= 0) limit = DEFAULT_LIMIT;
+  if (test !== '' && (test.includes('*') || test.includes('>') || test.split('.').includes(''))) {
+    throw new BadRequest(`invalid test subject, must be valid publish subject: ${test}`);
+  }
+  let all: SubscriptionSnapshot[] = [];
+  for (const s of snapshots) all = all.concat(s.subscriptions);
+  if (test !== '') all = all.filter((sub) => subjectMatches(sub.subject, test));
+  all.sort((a, b) => a.cid - b.cid || a.sid.localeCompare(b.sid, undefined, { numeric: true }));
+  const page = all.slice(offset, offset + limit);
+  return {
+    server_id: ctx.serverId,
+    now: formatTime(Date.now()),
+    ...stats,
+    total: all.length,
+    offset,
+    limit,
+    subscriptions_list: page.map((sub) => ({ account: GLOBAL_ACCOUNT, ...subscriptionDetail(sub) })),
+  };
+}
+
+export function accountz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[], params: URLSearchParams): object {
+  const account = params.get('acc') ?? '';
+  const base = { server_id: ctx.serverId, now: formatTime(Date.now()), system_account: '' };
+  if (account === '') return { ...base, accounts: [GLOBAL_ACCOUNT] };
+  if (account !== GLOBAL_ACCOUNT) throw new BadRequest(`Account ${account} does not exist`);
+  const stats = sublistStats(snapshots);
+  return {
+    ...base,
+    account_detail: {
+      account_name: GLOBAL_ACCOUNT,
+      update_time: formatTime(ctx.startedAt),
+      expired: false,
+      complete: true,
+      jetstream_enabled: false,
+      leafnode_connections: 0,
+      client_connections: sum(snapshots, (s) => s.stats.connections),
+      subscriptions: stats.num_subscriptions,
+      sublist_stats: stats,
+    },
+  };
+}
+
+/** Natrium's own: each worker's share of the load. */
+export function workerz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[]): object {
+  return {
+    server_id: ctx.serverId,
+    now: formatTime(Date.now()),
+    num_workers: ctx.workers,
+    workers: snapshots.map((s) => ({
+      worker: s.worker,
+      connections: s.stats.connections,
+      total_connections: s.stats.totalConnections,
+      subscriptions: s.subscriptionCount,
+      in_msgs: s.stats.msgsIn,
+      out_msgs: s.stats.msgsOut,
+      in_bytes: s.stats.bytesIn,
+      out_bytes: s.stats.bytesOut,
+      slow_consumers: s.stats.slowConsumers,
+      // Cross-worker figures (ring occupancy, forwards), filled by the interconnect.
+      interconnect: s.interconnect,
+    })),
+  };
+}

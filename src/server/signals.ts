@@ -1,0 +1,196 @@
+/**
+ * The process around a running server, as nats-server handles it: signals (SIGINT/SIGTERM stop,
+ * SIGHUP reloads the config file), the pid file, the ports file, and `--signal` to send a signal to
+ * another natrium process.
+ */
+import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { loadConfigFile } from '../config/config-file.js';
+import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
+import type { RunningServer } from './server.js';
+
+/** nats-server's --signal commands and the Unix signals they send (server/signal.go). */
+export const SIGNAL_COMMANDS: Record<string, NodeJS.Signals> = {
+  stop: 'SIGKILL',
+  quit: 'SIGINT',
+  term: 'SIGTERM',
+  reopen: 'SIGUSR1',
+  reload: 'SIGHUP',
+  ldm: 'SIGUSR2',
+};
+
+/** `--signal <command>[=<pid or pid file>]`; without a target the pid file of -P is read. */
+export function sendSignal(command: string, pidOrFile: string | null): number {
+  const signal = SIGNAL_COMMANDS[command.toLowerCase()];
+  if (signal === undefined) {
+    throw new Error(`unknown signal "${command}": use ${Object.keys(SIGNAL_COMMANDS).join(', ')}`);
+  }
+  if (pidOrFile === null) throw new Error(`no process to signal: use --signal ${command}=<pid or pid file> or -P <pid file>`);
+  let pidText = pidOrFile;
+  if (!/^\d+$/.test(pidOrFile)) {
+    try {
+      pidText = readFileSync(pidOrFile, 'utf8').trim();
+    } catch (error) {
+      throw new Error(`could not read pid file ${pidOrFile}: ${(error as Error).message}`);
+    }
+  }
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`invalid pid "${pidText}"`);
+  process.kill(pid, signal);
+  return pid;
+}
+
+/** Options that a reload may change (nats-server reloads these too); anything else is refused. */
+const RELOADABLE = new Set<keyof ServerOptions>([
+  'maxPayload',
+  'maxControlLine',
+  'maxPending',
+  'writeDeadline',
+  'pingInterval',
+  'maxPingsOut',
+  'maxConnections',
+  'maxSubscriptions',
+  'logLevel',
+  'lameDuckDuration',
+  'lameDuckGracePeriod',
+]);
+
+/** nats-server's config-file key for each option, to name what a reload refuses. */
+const CONFIG_KEY: Partial<Record<keyof ServerOptions, string>> = {
+  host: 'host',
+  port: 'port',
+  serverName: 'server_name',
+  workers: 'workers',
+  parser: 'parser',
+  logFile: 'logfile',
+  httpPort: 'http_port',
+  httpHost: 'http',
+  pidFile: 'pid_file',
+  portsFileDir: 'ports_file_dir',
+};
+
+/** What differs between two option sets, as the changes to apply; throws if something cannot change live. */
+export function reloadChanges(current: Partial<ServerOptions>, next: Partial<ServerOptions>): Partial<ServerOptions> {
+  const defaults = DEFAULT_OPTIONS;
+  const changes: Partial<ServerOptions> = {};
+  const refused: string[] = [];
+  const keys = new Set([...Object.keys(current), ...Object.keys(next)] as (keyof ServerOptions)[]);
+  for (const key of keys) {
+    const before = current[key] ?? defaults[key];
+    const after = next[key] ?? defaults[key];
+    if (before === after) continue;
+    if (RELOADABLE.has(key)) (changes as Record<string, unknown>)[key] = after;
+    else refused.push(CONFIG_KEY[key] ?? key);
+  }
+  if (refused.length > 0) throw new Error(`config reload not supported for ${refused.join(', ')}`);
+  return changes;
+}
+
+/** nats-server's ports file: the URLs clients and tools may use, one list per kind. */
+export interface PortsInfo {
+  nats: string[];
+  monitoring?: string[];
+}
+
+/** URLs for every address of this host when listening on all interfaces, as nats-server lists them. */
+function urlsFor(scheme: string, host: string, port: number): string[] {
+  if (host !== '0.0.0.0' && host !== '::' && host !== '') return [`${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`];
+  const urls: string[] = [];
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (host === '0.0.0.0' && address.family !== 'IPv4') continue;
+      urls.push(address.family === 'IPv6' ? `${scheme}://[${address.address}]:${port}` : `${scheme}://${address.address}:${port}`);
+    }
+  }
+  return urls;
+}
+
+export function portsInfo(server: RunningServer, options: ServerOptions): PortsInfo {
+  const info: PortsInfo = { nats: urlsFor('nats', server.host, server.port) };
+  if (server.monitorUrl !== undefined) {
+    const port = Number(new URL(server.monitorUrl).port);
+    info.monitoring = urlsFor('http', options.httpHost || server.host, port);
+  }
+  return info;
+}
+
+/** `<dir>/natrium_<pid>.ports`, as nats-server writes `<dir>/nats-server_<pid>.ports`. */
+export function portsFilePath(dir: string, pid = process.pid): string {
+  return path.join(dir, `natrium_${pid}.ports`);
+}
+
+export interface LifecycleOptions {
+  server: RunningServer;
+  /** Effective options at start (file, then flags over it). */
+  options: ServerOptions;
+  /** The config file to re-read on SIGHUP, and the flags that override it. */
+  configFile: string | null;
+  flagOptions: Partial<ServerOptions>;
+  fileOptions: Partial<ServerOptions>;
+  log: Logger;
+  /** Called with the exit code once the server stopped. */
+  exit(code: number): void;
+}
+
+/**
+ * Writes the pid and ports files and installs the signal handlers. SIGINT/SIGTERM stop the server
+ * (files removed, exit 0); SIGHUP re-reads the config file and applies what may change live, keeping
+ * every connection; a reload that fails or asks for what cannot change live leaves everything as it was.
+ */
+export function manageProcess(lifecycle: LifecycleOptions): { reload(): void; stop(): Promise<void> } {
+  const { server, options, log } = lifecycle;
+  const files: string[] = [];
+  if (options.pidFile !== null) {
+    writeFileSync(options.pidFile, String(process.pid));
+    files.push(options.pidFile);
+  }
+  if (options.portsFileDir !== null) {
+    mkdirSync(options.portsFileDir, { recursive: true });
+    const file = portsFilePath(options.portsFileDir);
+    writeFileSync(file, JSON.stringify(portsInfo(server, options)));
+    files.push(file);
+  }
+  let fileOptions = lifecycle.fileOptions;
+
+  function reload(): void {
+    if (lifecycle.configFile === null) {
+      log.warn('Reload requested, but the server was started without a configuration file');
+      return;
+    }
+    try {
+      const loaded = loadConfigFile(lifecycle.configFile);
+      for (const warning of loaded.warnings) log.warn(warning);
+      const current = { ...fileOptions, ...lifecycle.flagOptions };
+      const next = { ...loaded.options, ...lifecycle.flagOptions };
+      const changes = reloadChanges(current, next);
+      server.reload(changes);
+      fileOptions = loaded.options;
+      log.info({ changes }, 'Reloaded server configuration');
+    } catch (error) {
+      log.error(`Failed to reload server configuration: ${(error as Error).message}`);
+    }
+  }
+
+  let stopping: Promise<void> | null = null;
+  function stop(): Promise<void> {
+    stopping ??= server.close().finally(() => {
+      for (const file of files) rmSync(file, { force: true });
+    });
+    return stopping;
+  }
+
+  const onStop = (): void => {
+    stop().then(
+      () => lifecycle.exit(0),
+      () => lifecycle.exit(1),
+    );
+  };
+  process.on('SIGINT', onStop);
+  process.on('SIGTERM', onStop);
+  process.on('SIGHUP', reload);
+  // Node would otherwise open its inspector on SIGUSR1; nats-server reopens its log file there.
+  process.on('SIGUSR1', () => log.warn('SIGUSR1 (reopen log file) is not supported: the log file stays open'));
+  return { reload, stop };
+}

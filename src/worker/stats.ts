@@ -1,0 +1,169 @@
+/**
+ * What a worker tells the main thread for the monitoring endpoints: its counters, its open
+ * connections, its subscriptions, and a bounded ring of the connections it closed (nats-server keeps
+ * the last 10,000 for /connz?state=closed). Built only when asked, never on the message path.
+ */
+import type { SublistStats } from '../sublist/sublist.js';
+import type { Client, CloseReason } from './client.js';
+import type { Shard, ShardStats } from './shard.js';
+
+/** nats-server DEFAULT_MAX_CLOSED_CLIENTS; each worker keeps as many, the main thread keeps the newest. */
+export const MAX_CLOSED_CONNECTIONS = 10_000;
+
+export interface SubscriptionSnapshot {
+  subject: string;
+  qgroup: string | null;
+  sid: string;
+  msgs: number;
+  cid: number;
+}
+
+export interface ConnectionSnapshot {
+  cid: number;
+  worker: number;
+  ip: string;
+  port: number;
+  /** Epoch milliseconds. */
+  start: number;
+  lastActivity: number;
+  /** Set for closed connections. */
+  stop: number | null;
+  reason: CloseReason | null;
+  pendingBytes: number;
+  inMsgs: number;
+  outMsgs: number;
+  inBytes: number;
+  outBytes: number;
+  subscriptions: number;
+  name: string;
+  lang: string;
+  version: string;
+  /** Only when asked for (connz subs=1 / subs=detail). */
+  subs: SubscriptionSnapshot[] | null;
+}
+
+export interface StatsQuery {
+  /** Open connections; with their subscriptions when `subs`. */
+  connections: boolean;
+  closed: boolean;
+  subs: boolean;
+  /** Every subscription (subsz subs=1). */
+  subscriptions: boolean;
+}
+
+/** Reserved for the lead's cross-worker figures (ring occupancy, forwards). */
+export interface InterconnectSnapshot {
+  [figure: string]: number;
+}
+
+export interface WorkerSnapshot {
+  worker: number;
+  stats: ShardStats;
+  subscriptionCount: number;
+  sublist: SublistStats;
+  connections: ConnectionSnapshot[];
+  closed: ConnectionSnapshot[];
+  subscriptions: SubscriptionSnapshot[];
+  interconnect: InterconnectSnapshot;
+}
+
+function subscriptionsOf(client: Client): SubscriptionSnapshot[] {
+  const list: SubscriptionSnapshot[] = [];
+  for (const sub of client.subs.values()) {
+    list.push({ subject: sub.subject, qgroup: sub.queue, sid: sub.sid, msgs: sub.delivered, cid: client.id });
+  }
+  return list;
+}
+
+/**
+ * Last activity per client, sampled: a client whose message counters moved since the previous
+ * look was active at most now. Tracking it exactly would cost a clock read per socket read.
+ */
+class ActivitySampler {
+  private readonly seen = new WeakMap<Client, { count: number; at: number }>();
+
+  lastActivity(client: Client, now: number): number {
+    const count = client.msgsIn + client.msgsOut;
+    const previous = this.seen.get(client);
+    if (previous === undefined) {
+      const at = count === 0 ? client.startedAt : now;
+      this.seen.set(client, { count, at });
+      return at;
+    }
+    if (previous.count !== count) {
+      previous.count = count;
+      previous.at = now;
+    }
+    return previous.at;
+  }
+}
+
+export class WorkerStats {
+  private readonly closedRing: ConnectionSnapshot[] = [];
+  private closedNext = 0;
+  private readonly activity = new ActivitySampler();
+
+  constructor(
+    private readonly shard: Shard,
+    private readonly worker: number,
+  ) {}
+
+  private snapshot(client: Client, now: number, withSubs: boolean): ConnectionSnapshot {
+    const socket = client.socket;
+    return {
+      cid: client.id,
+      worker: this.worker,
+      ip: socket.remoteAddress ?? '',
+      port: socket.remotePort ?? 0,
+      start: client.startedAt,
+      lastActivity: this.activity.lastActivity(client, now),
+      stop: null,
+      reason: null,
+      pendingBytes: client.outbound.length + (socket.destroyed ? 0 : socket.writableLength),
+      inMsgs: client.msgsIn,
+      outMsgs: client.msgsOut,
+      inBytes: client.bytesIn,
+      outBytes: client.bytesOut,
+      subscriptions: client.subs.size,
+      name: client.name,
+      lang: client.lang,
+      version: client.version,
+      subs: withSubs ? subscriptionsOf(client) : null,
+    };
+  }
+
+  /** Called as a client leaves the shard: its final figures go into the closed ring. */
+  recordClosed(client: Client, reason: CloseReason): void {
+    const now = Date.now();
+    const entry = this.snapshot(client, now, true);
+    entry.stop = now;
+    entry.reason = reason;
+    entry.pendingBytes = 0;
+    if (this.closedRing.length < MAX_CLOSED_CONNECTIONS) this.closedRing.push(entry);
+    else this.closedRing[this.closedNext] = entry;
+    this.closedNext = (this.closedNext + 1) % MAX_CLOSED_CONNECTIONS;
+  }
+
+  collect(query: StatsQuery, interconnect: InterconnectSnapshot = {}): WorkerSnapshot {
+    const now = Date.now();
+    const shard = this.shard;
+    const connections: ConnectionSnapshot[] = [];
+    const subscriptions: SubscriptionSnapshot[] = [];
+    if (query.connections || query.subscriptions) {
+      for (const client of shard.clients) {
+        if (query.connections) connections.push(this.snapshot(client, now, query.subs));
+        if (query.subscriptions) subscriptions.push(...subscriptionsOf(client));
+      }
+    }
+    return {
+      worker: this.worker,
+      stats: { ...shard.stats },
+      subscriptionCount: shard.sublist.count,
+      sublist: shard.sublist.stats(),
+      connections,
+      closed: query.closed ? this.closedRing.slice() : [],
+      subscriptions,
+      interconnect,
+    };
+  }
+}
