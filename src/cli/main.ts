@@ -3,6 +3,7 @@
  * The `natrium` command: flags and config file as nats-server's. SIGINT/SIGTERM stop promptly and
  * free the port; SIGHUP reloads the config file; `--signal` signals another natrium process.
  */
+import { runSubcommand } from '../bench/cli.js';
 import { ConfigFileError, loadConfigFile } from '../config/config-file.js';
 import { parseFlags, USAGE } from '../config/flags.js';
 import { createLogger } from '../server/logger.js';
@@ -17,6 +18,11 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<void> {
+  const subcommand = process.argv[2];
+  if (subcommand === 'bench' || subcommand === 'tune') {
+    process.exitCode = await runSubcommand(subcommand, process.argv.slice(3));
+    return;
+  }
   let flags;
   try {
     flags = parseFlags(process.argv.slice(2));
