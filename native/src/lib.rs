@@ -43,6 +43,12 @@ unsafe fn int32(env: Env, value: Value) -> Option<i32> {
     (napi::napi_get_value_int32(env, value, &mut result) == napi::STATUS_OK).then_some(result)
 }
 
+/// Limits are compared as JS numbers compare them, so they are read as int64, not wrapped to int32.
+unsafe fn int64(env: Env, value: Value) -> Option<i64> {
+    let mut result = 0;
+    (napi::napi_get_value_int64(env, value, &mut result) == napi::STATUS_OK).then_some(result)
+}
+
 /// Data pointer and element count of a typed array of the given `napi_typedarray_type`.
 unsafe fn typed_array(env: Env, value: Value, expected_kind: i32) -> Option<(*mut c_void, usize)> {
     let mut kind = -1;
@@ -88,8 +94,8 @@ unsafe extern "C" fn js_parse(env: Env, info: CallbackInfo) -> Value {
     let (Some(start), Some(end), Some(max_control_line), Some(max_payload)) = (
         int32(env, start_arg),
         int32(env, end_arg),
-        int32(env, max_line_arg),
-        int32(env, max_payload_arg),
+        int64(env, max_line_arg),
+        int64(env, max_payload_arg),
     ) else {
         return throw(env, ErrorKind::Type, "ERR_INVALID_ARG_TYPE", "parse: start, end, maxControlLine and maxPayload must be numbers");
     };
@@ -105,8 +111,8 @@ unsafe extern "C" fn js_parse(env: Env, info: CallbackInfo) -> Value {
             &format!("parse: need 0 <= start <= end <= buf.length, got start {start}, end {end}, length {buf_len}"),
         );
     }
-    if ops_len < parser::HDR_SIZE {
-        return throw(env, ErrorKind::Range, "ERR_OUT_OF_RANGE", "parse: ops is shorter than its header");
+    if ops_len < parser::HDR_SIZE + parser::OP_STRIDE {
+        return throw(env, ErrorKind::Range, "ERR_OUT_OF_RANGE", "parse: ops must hold the header and at least one record");
     }
     // The byte slice and the mutable op slice must not alias (e.g. views of one ArrayBuffer).
     let buf_start = buf_data as usize;
