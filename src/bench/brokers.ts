@@ -47,7 +47,8 @@ function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 }
 
 export function natriumArgs(settings: NatriumSettings): string[] {
-  const args = ['-a', '127.0.0.1', '-p', '-1', '--parser', settings.parser];
+  // '--port=-1', not '-p -1': node's parseArgs refuses a separate value that starts with a dash.
+  const args = ['-a', '127.0.0.1', '--port=-1', '--parser', settings.parser];
   if (settings.workers !== null) args.push('--workers', String(settings.workers));
   return args;
 }
