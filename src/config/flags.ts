@@ -127,13 +127,27 @@ export type FlagResult =
 
 const ALL: OptionSpec = { ...SUPPORTED, ...NOT_YET_SUPPORTED };
 
-/** `-port=1`, `-DV` and `-t` become `--port=1`, `--DV` and `--t`; short flags (`-p`) stay as they are. */
+const SHORT_TO_LONG = new Map(Object.entries(ALL).flatMap(([long, spec]) => (spec.short ? [[spec.short, long]] : [])));
+
+/**
+ * `-port=1`, `-DV` and `-t` become `--port=1`, `--DV` and `--t`; short flags (`-p`) stay as they
+ * are. A negative number after a flag that takes a value is that value (`-p -1`), as for Go's flags.
+ */
 function normalize(args: readonly string[]): string[] {
-  return args.map((arg) => {
-    if (!arg.startsWith('-') || arg.startsWith('--')) return arg;
-    const name = arg.slice(1).split('=')[0];
-    return Object.hasOwn(ALL, name) ? `-${arg}` : arg;
-  });
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    let arg = args[i];
+    if (arg.startsWith('-') && !arg.startsWith('--') && Object.hasOwn(ALL, arg.slice(1).split('=')[0])) arg = `-${arg}`;
+    const name = arg.startsWith('--') ? arg.slice(2) : SHORT_TO_LONG.get(arg.slice(1));
+    const next = args[i + 1];
+    if (name !== undefined && !arg.includes('=') && ALL[name]?.type === 'string' && next !== undefined && /^-\d+$/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
 }
 
 function integer(flag: string, text: string, min: number): number {

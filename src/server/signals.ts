@@ -3,7 +3,7 @@
  * SIGHUP reloads the config file), the pid file, the ports file, and `--signal` to send a signal to
  * another natrium process.
  */
-import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -149,7 +149,9 @@ export function manageProcess(lifecycle: LifecycleOptions): { reload(): void; st
   if (options.portsFileDir !== null) {
     mkdirSync(options.portsFileDir, { recursive: true });
     const file = portsFilePath(options.portsFileDir);
-    writeFileSync(file, JSON.stringify(portsInfo(server, options)));
+    // Renamed into place, so whoever watches the directory never reads a half-written file.
+    writeFileSync(`${file}.tmp`, JSON.stringify(portsInfo(server, options)));
+    renameSync(`${file}.tmp`, file);
     files.push(file);
   }
   let fileOptions = lifecycle.fileOptions;
