@@ -90,6 +90,24 @@ test('queue group: each message to exactly one member, spread across members', a
   });
 });
 
+test('queue group: members that left do not swallow messages', async () => {
+  await withBroker({}, async (broker) => {
+    // Each short-lived connection joins the same group, publishes once and leaves. Its own member is
+    // the only live one, so it must receive its message; a stale member of an earlier connection
+    // (on this or another worker) must not take it.
+    const rounds = 300;
+    const lost: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const raw = await RawClient.connect(broker.port);
+      await raw.send(`CONNECT {"verbose":false}\r\nSUB reused workers 1\r\nPUB reused ${String(i).length}\r\n${i}\r\nPING\r\n`);
+      const reply = (await raw.readUntil('PONG\r\n')).toString();
+      if (reply !== `MSG reused 1 ${String(i).length}\r\n${i}\r\nPONG\r\n`) lost.push(i);
+      await raw.close();
+    }
+    assert.deepEqual(lost, [], `rounds whose message never reached the only live member (${lost.length} of ${rounds})`);
+  });
+});
+
 test('queue group and plain subscribers on the same subject both receive', async () => {
   await withBroker({}, async (broker) => {
     const [member, plain, pub] = await Promise.all([client(broker), client(broker), client(broker)]);
