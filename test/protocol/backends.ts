@@ -5,13 +5,18 @@
  */
 import { HDR_SIZE, OP_STRIDE, OpKind, type ParseFunction } from '../../src/protocol/ops.js';
 import { parse as jsParse } from '../../src/protocol/js-parser.js';
+import { native } from '../../src/protocol/native.js';
 
 export interface Backend {
   name: string;
   parse: ParseFunction;
 }
 
-export const backends: Backend[] = [{ name: 'js', parse: jsParse }];
+export const backends: Backend[] = [
+  { name: 'js', parse: jsParse },
+  // native.test.ts fails when the addon is not built, so leaving it out here hides nothing.
+  ...(native ? [{ name: 'native', parse: native.parse }] : []),
+];
 
 /** One op as a test sees it; byte fields decoded as latin1 so binary payloads survive. */
 export type DecodedOp =
