@@ -1,0 +1,281 @@
+/**
+ * The monitoring endpoints after known traffic, in every worker/parser combination: exact counters
+ * summed over workers, nats-server's field names, types and units, query options and errors.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { connect, type NatsConnection } from 'nats';
+import type { RunningServer } from '../../src/index.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { startTestServer, TEST_WORKERS } from '../helpers/server.js';
+import { signal, within } from './broker.js';
+
+const GUARD_MS = 10_000;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+const UPTIME = /^(\d+d)?(\d+h)?(\d+m)?\d+s$/;
+const MESSAGES = 10;
+const PAYLOAD = 100;
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+let server: RunningServer;
+let sub: NatsConnection;
+let pub: NatsConnection;
+let closedCid = 0;
+
+async function get(path: string): Promise<{ status: number; type: string | null; body: string }> {
+  const response = await fetch(`${server.monitorUrl}${path}`);
+  return { status: response.status, type: response.headers.get('content-type'), body: await response.text() };
+}
+
+async function json(path: string): Promise<Json> {
+  const { status, type, body } = await get(path);
+  assert.equal(status, 200, `${path}: ${body}`);
+  assert.equal(type, 'application/json');
+  return JSON.parse(body) as Json;
+}
+
+/** Re-reads an endpoint until `accept` holds: the server learns of a client's close asynchronously. */
+async function until(path: string, accept: (body: Json) => boolean): Promise<Json> {
+  return within(
+    (async () => {
+      for (;;) {
+        const body = await json(path);
+        if (accept(body)) return body;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })(),
+    GUARD_MS,
+    `${path} to reach the expected state`,
+  );
+}
+
+before(async () => {
+  server = await startTestServer({ httpPort: -1 });
+  sub = await connect({ servers: server.url, name: 'sub', reconnect: false });
+  pub = await connect({ servers: server.url, name: 'pub', reconnect: false });
+  const received = signal();
+  let count = 0;
+  sub.subscribe('foo.>', {
+    callback: () => {
+      if (++count === MESSAGES) received.resolve();
+    },
+  });
+  sub.subscribe('bar', { queue: 'q1', callback: () => {} });
+  await sub.flush();
+  // The subscriptions may live on another worker: wait until the server counts them.
+  await until('/varz', (v) => v.subscriptions === 2);
+  for (let i = 0; i < MESSAGES; i++) pub.publish('foo.x', new Uint8Array(PAYLOAD));
+  await pub.flush();
+  await within(received.promise, GUARD_MS, 'the messages to arrive');
+  const closer = await connect({ servers: server.url, name: 'closer', reconnect: false });
+  closedCid = closer.info!.client_id;
+  await closer.close();
+  await until('/connz?state=closed', (c) => c.total === 1);
+});
+
+after(async () => {
+  await Promise.all([sub?.close(), pub?.close()]);
+  await server?.close();
+});
+
+test('monitorUrl is there only when http_port asks for it', async () => {
+  assert.match(server.monitorUrl!, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const plain = await startTestServer();
+  try {
+    assert.equal(plain.monitorUrl, undefined);
+  } finally {
+    await plain.close();
+  }
+});
+
+test('/varz: settings in nats-server units, counters exact over all workers', async () => {
+  const v = await json('/varz');
+  assert.equal(v.server_id, server.serverId);
+  assert.equal(v.server_name, server.serverId);
+  assert.equal(v.version, '2.9.10');
+  assert.equal(v.proto, 1);
+  assert.equal(v.host, '127.0.0.1');
+  assert.equal(v.port, server.port);
+  assert.equal(v.http_host, '127.0.0.1');
+  assert.equal(v.http_port, Number(new URL(server.monitorUrl!).port));
+  assert.equal(v.max_connections, 65536);
+  assert.equal(v.ping_interval, 120_000_000_000, 'nanoseconds');
+  assert.equal(v.write_deadline, 10_000_000_000, 'nanoseconds');
+  assert.equal(v.ping_max, 2);
+  assert.equal(v.max_payload, 1048576);
+  assert.equal(v.max_control_line, 4096);
+  assert.equal(v.max_pending, 67108864);
+  assert.match(v.start, RFC3339);
+  assert.match(v.now, RFC3339);
+  assert.match(v.config_load_time, RFC3339);
+  assert.match(v.uptime, UPTIME);
+  assert.equal(typeof v.mem, 'number');
+  assert.equal(typeof v.cpu, 'number');
+  assert.equal(v.gomaxprocs, TEST_WORKERS);
+  assert.equal(v.connections, 2);
+  assert.equal(v.total_connections, 3);
+  assert.equal(v.in_msgs, MESSAGES);
+  assert.equal(v.out_msgs, MESSAGES);
+  assert.equal(v.in_bytes, MESSAGES * PAYLOAD);
+  assert.equal(v.out_bytes, MESSAGES * PAYLOAD);
+  assert.equal(v.slow_consumers, 0);
+  assert.equal(v.subscriptions, 2);
+  assert.equal(v.routes, 0);
+  assert.ok(v.http_req_stats['/varz'] >= 1);
+  for (const block of ['cluster', 'gateway', 'leaf', 'mqtt', 'websocket', 'jetstream']) assert.deepEqual(v[block], {});
+});
+
+test('/connz: open connections with nats-server fields, sorted by cid', async () => {
+  const c = await json('/connz');
+  assert.equal(c.server_id, server.serverId);
+  assert.match(c.now, RFC3339);
+  assert.deepEqual([c.num_connections, c.total, c.offset, c.limit], [2, 2, 0, 1024]);
+  const [s, p] = c.connections;
+  assert.deepEqual(
+    c.connections.map((x: Json) => x.name),
+    ['sub', 'pub'],
+  );
+  assert.ok(s.cid < p.cid);
+  assert.deepEqual(Object.keys(s), [
+    'cid', 'kind', 'type', 'ip', 'port', 'start', 'last_activity', 'rtt', 'uptime', 'idle', 'pending_bytes',
+    'in_msgs', 'out_msgs', 'in_bytes', 'out_bytes', 'subscriptions', 'name', 'lang', 'version',
+  ]);
+  assert.deepEqual([s.kind, s.type, s.ip, s.lang], ['Client', 'nats', '127.0.0.1', 'nats.js']);
+  assert.equal(typeof s.port, 'number');
+  assert.match(s.start, RFC3339);
+  assert.match(s.last_activity, RFC3339);
+  assert.match(s.uptime, UPTIME);
+  assert.match(s.idle, UPTIME);
+  assert.deepEqual([s.in_msgs, s.out_msgs, s.in_bytes, s.out_bytes, s.subscriptions], [0, MESSAGES, 0, MESSAGES * PAYLOAD, 2]);
+  assert.deepEqual([p.in_msgs, p.out_msgs, p.in_bytes, p.out_bytes, p.subscriptions], [MESSAGES, 0, MESSAGES * PAYLOAD, 0, 0]);
+  assert.equal(s.pending_bytes, 0);
+});
+
+test('/connz: subs=1 and subs=detail list subscriptions', async () => {
+  const list = await json('/connz?subs=1');
+  assert.deepEqual(list.connections[0].subscriptions_list.sort(), ['bar', 'foo.>']);
+  assert.equal(list.connections[1].subscriptions_list, undefined, 'no list for a connection without subscriptions');
+  const detail = await json('/connz?subs=detail');
+  const entries = detail.connections[0].subscriptions_list_detail.sort((a: Json, b: Json) => a.subject.localeCompare(b.subject));
+  const cid = detail.connections[0].cid;
+  assert.deepEqual(entries, [
+    { subject: 'bar', qgroup: 'q1', sid: entries[0].sid, msgs: 0, cid },
+    { subject: 'foo.>', sid: entries[1].sid, msgs: MESSAGES, cid },
+  ]);
+  const { body } = await get('/connz?subs=1');
+  assert.match(body, /"foo\.\\u003e"/, 'Go escapes > in JSON');
+});
+
+test('/connz: sort, limit, offset, cid', async () => {
+  assert.deepEqual((await json('/connz?sort=msgs_from')).connections.map((x: Json) => x.name), ['pub', 'sub']);
+  assert.deepEqual((await json('/connz?sort=msgs_to')).connections.map((x: Json) => x.name), ['sub', 'pub']);
+  assert.deepEqual((await json('/connz?sort=bytes_from')).connections.map((x: Json) => x.name), ['pub', 'sub']);
+  assert.deepEqual((await json('/connz?sort=subs')).connections.map((x: Json) => x.name), ['sub', 'pub']);
+  const page = await json('/connz?limit=1&offset=1');
+  assert.deepEqual([page.num_connections, page.total, page.offset, page.limit], [1, 2, 1, 1]);
+  assert.equal(page.connections[0].name, 'pub');
+  const all = await json('/connz');
+  const one = await json(`/connz?cid=${all.connections[1].cid}`);
+  assert.deepEqual([one.num_connections, one.total, one.limit], [1, 2, 1]);
+  assert.equal(one.connections[0].name, 'pub');
+});
+
+test('/connz: state=closed keeps closed connections with their close reason', async () => {
+  const closed = await json('/connz?state=closed');
+  assert.deepEqual([closed.num_connections, closed.total], [1, 1]);
+  const [c] = closed.connections;
+  assert.equal(c.cid, closedCid);
+  assert.equal(c.name, 'closer');
+  assert.equal(c.reason, 'Client Closed');
+  assert.match(c.stop, RFC3339);
+  assert.deepEqual(Object.keys(c).slice(0, 9), ['cid', 'kind', 'type', 'ip', 'port', 'start', 'last_activity', 'stop', 'reason']);
+  const any = await json('/connz?state=any');
+  assert.equal(any.total, 3);
+  assert.deepEqual((await json('/connz?state=closed&sort=stop')).connections.map((x: Json) => x.cid), [closedCid]);
+});
+
+test('/connz: bad options are refused with nats-server\'s texts', async () => {
+  assert.deepEqual(await get('/connz?sort=bogus'), { status: 400, type: 'text/plain; charset=utf-8', body: 'invalid sorting option: bogus' });
+  assert.equal((await get('/connz?sort=stop')).body, 'sort by stop only valid on closed connections');
+  assert.equal((await get('/connz?state=maybe')).status, 400);
+});
+
+test('/subsz: sublist figures; subs=1 lists every subscription; test= filters by a subject', async () => {
+  const plain = await json('/subsz');
+  assert.deepEqual(Object.keys(plain), ['num_subscriptions', 'num_cache', 'num_inserts', 'num_removes', 'num_matches', 'cache_hit_rate', 'max_fanout', 'avg_fanout']);
+  assert.equal(plain.num_subscriptions, 2);
+  assert.equal(plain.num_inserts, 2);
+  const list = await json('/subsz?subs=1');
+  assert.equal(list.server_id, server.serverId);
+  assert.deepEqual([list.total, list.offset, list.limit], [2, 0, 1024]);
+  assert.deepEqual(
+    list.subscriptions_list.map((s: Json) => [s.account, s.subject, s.qgroup, s.msgs]).sort(),
+    [['$G', 'bar', 'q1', 0], ['$G', 'foo.>', undefined, MESSAGES]],
+  );
+  const tested = await json('/subsz?subs=1&test=foo.bar.baz');
+  assert.deepEqual(tested.subscriptions_list.map((s: Json) => s.subject), ['foo.>']);
+  assert.equal((await json('/subsz?test=nothing')).total, 0);
+});
+
+test('/healthz and /accountz', async () => {
+  assert.deepEqual(await get('/healthz'), { status: 200, type: 'application/json', body: '{"status":"ok"}' });
+  const accounts = await json('/accountz');
+  assert.deepEqual(accounts.accounts, ['$G']);
+  const detail = (await json('/accountz?acc=$G')).account_detail;
+  assert.equal(detail.account_name, '$G');
+  assert.equal(detail.client_connections, 2);
+  assert.equal(detail.subscriptions, 2);
+  assert.equal(detail.sublist_stats.num_subscriptions, 2);
+  assert.deepEqual(await get('/accountz?acc=nope'), { status: 400, type: 'text/plain; charset=utf-8', body: 'Account nope does not exist' });
+});
+
+test('/workerz: one entry per worker; the figures add up to /varz', async () => {
+  const w = await json('/workerz');
+  assert.equal(w.num_workers, TEST_WORKERS);
+  assert.deepEqual(w.workers.map((x: Json) => x.worker), [...Array(TEST_WORKERS).keys()]);
+  const total = (key: string): number => w.workers.reduce((n: number, x: Json) => n + x[key], 0);
+  assert.equal(total('connections'), 2);
+  assert.equal(total('total_connections'), 3);
+  assert.equal(total('in_msgs'), MESSAGES);
+  assert.equal(total('out_msgs'), MESSAGES);
+  assert.equal(total('in_bytes'), MESSAGES * PAYLOAD);
+  assert.equal(total('subscriptions'), 2);
+  assert.equal(total('slow_consumers'), 0);
+});
+
+test('unknown paths are 404; / serves the dashboard', async () => {
+  assert.equal((await get('/nope')).status, 404);
+  const page = await get('/');
+  assert.equal(page.status, 200);
+  assert.match(page.type!, /^text\/html/);
+});
+
+test('a slow consumer is counted and kept as closed with its reason', async () => {
+  const slow = await startTestServer({ httpPort: -1, maxPending: 64 * 1024 });
+  try {
+    const reader = await RawClient.connect(slow.port);
+    await reader.send('CONNECT {"verbose":false,"name":"slowpoke"}\r\nSUB big 1\r\nPING\r\n');
+    await reader.readUntil('PONG\r\n');
+    const writer = await connect({ servers: slow.url, reconnect: false });
+    // The subscription may live on another worker: publish until the reader is cut off.
+    const payload = new Uint8Array(100 * 1024);
+    const cut = reader.expectClosed(GUARD_MS);
+    const publishing = (async () => {
+      while (!reader.closed) {
+        writer.publish('big', payload);
+        await writer.flush();
+      }
+    })();
+    await cut;
+    await publishing;
+    await writer.close();
+    const varz = await (await fetch(`${slow.monitorUrl}/varz`)).json();
+    assert.equal(varz.slow_consumers, 1);
+    const closed = await (await fetch(`${slow.monitorUrl}/connz?state=closed`)).json();
+    const entry = closed.connections.find((c: Json) => c.name === 'slowpoke');
+    assert.equal(entry.reason, 'Slow Consumer (Pending Bytes)');
+  } finally {
+    await slow.close();
+  }
+});
