@@ -53,8 +53,9 @@ export function natriumArgs(settings: NatriumSettings): string[] {
   return args;
 }
 
-export function startNatrium(settings: NatriumSettings): Promise<BrokerProcess> {
-  return launch('natrium', process.execPath, [NATRIUM_MAIN.pathname, ...natriumArgs(settings)]);
+/** `nodeArgs` go to node itself, e.g. `--cpu-prof`. */
+export function startNatrium(settings: NatriumSettings, nodeArgs: readonly string[] = []): Promise<BrokerProcess> {
+  return launch('natrium', process.execPath, [...nodeArgs, NATRIUM_MAIN.pathname, ...natriumArgs(settings)]);
 }
 
 export function startNatsServer(): Promise<BrokerProcess> {

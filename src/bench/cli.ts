@@ -10,6 +10,7 @@ import { DEFAULT_GENERATOR_OPTIONS, runScenario, type GeneratorOptions } from '.
 import { hostInfo, outcome } from './matrix.js';
 import { writeResult } from './output.js';
 import { runMemory } from './memory.js';
+import { runProfile } from './profile.js';
 import { Progress } from './progress.js';
 import { lossless, scaled, selectScenarios, type Scenario, type ScenarioResult } from './scenarios.js';
 import { humanRate, table } from './stats.js';
@@ -25,6 +26,9 @@ Modes (default: run the scenarios against --url):
                               connections, and under load (--load-scenario)
     --check-generator         Run the node generator and nbench against nats-server back to back
                               (shows whether the generator keeps up)
+    --profile                 Run the scenarios (default 3,5,7,8) once against Natrium under
+                              node --cpu-prof; print each thread's hottest functions (--out is the
+                              profile directory, default bench/results/profile)
 
 Options:
     --url <url>               Broker to load (default nats://127.0.0.1:4222)
@@ -34,7 +38,7 @@ Options:
     --scale <f>               Multiply every message count (default 1; e.g. 0.1 for a quick look)
     --generator <node|nbench> Load generator (default node)
     --nbench <path>           nbench binary (default $NBENCH or /tmp/nbench/nbench)
-    --threads <n>             Node generator: most threads per role (default 4)
+    --threads <n>             Node generator: most threads per role (default cores/2, 1..4)
     --max-time <seconds>      Cap on each publishing phase (default 20)
     --idle <seconds>          Give up waiting for deliveries after this long without progress (default 10)
     --rounds <n>              Runs per scenario and broker in --compare / --check-generator (default 3)
@@ -82,6 +86,7 @@ const BENCH_OPTIONS = {
   compare: { type: 'boolean' },
   memory: { type: 'boolean' },
   'check-generator': { type: 'boolean' },
+  profile: { type: 'boolean' },
   workers: { type: 'string' },
   connections: { type: 'string' },
   'load-scenario': { type: 'string' },
@@ -178,8 +183,8 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(BENCH_USAGE);
     return 0;
   }
-  const modes = [values.compare, values.memory, values['check-generator']].filter(Boolean).length;
-  if (modes > 1) throw new Error('choose one of --compare, --memory, --check-generator');
+  const modes = [values.compare, values.memory, values['check-generator'], values.profile].filter(Boolean).length;
+  if (modes > 1) throw new Error('choose one of --compare, --memory, --check-generator, --profile');
   const rounds = positiveNumber(values, 'rounds', 3, true);
   if (values.compare) {
     const settings = natriumSettings(values);
@@ -187,6 +192,15 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   }
   if (values['check-generator']) {
     return runCheckGenerator({ scenarios: scenarios(values, 'standard'), rounds, generator: generatorOptions(values), out: (values.out as string | undefined) ?? null });
+  }
+  if (values.profile) {
+    return runProfile({
+      scenarios: scenarios(values, '3,5,7,8'),
+      natrium: natriumSettings(values),
+      generator: generatorOptions(values),
+      dir: (values.out as string | undefined) ?? 'bench/results/profile',
+      top: 15,
+    });
   }
   if (values.memory) {
     const connections = ((values.connections as string | undefined) ?? '1000,10000').split(',').map((c) => {

@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Board, type BoardShape } from './board.js';
 import type { FromLoadWorker, LoadTask, ToLoadWorker } from './load-worker.js';
@@ -38,7 +39,8 @@ export const DEFAULT_GENERATOR_OPTIONS: GeneratorOptions = {
   generator: 'node',
   maxTimeMs: 20_000,
   idleMs: 10_000,
-  threads: 4,
+  // More threads than cores only add contention with the broker: on 2 cores one per role is best.
+  threads: Math.max(1, Math.min(4, Math.floor(os.availableParallelism() / 2))),
   writeBytes: 64 * 1024,
   nbenchPath: DEFAULT_NBENCH,
 };

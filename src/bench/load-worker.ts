@@ -3,7 +3,6 @@
  * responder or requesters) so that publishing, counting and answering run on separate event loops.
  * Progress goes through a shared board the coordinator polls; results come back as one message.
  */
-import { once } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Board } from './board.js';
 import { framesPerWrite, nowNs, pubBatch, RawConnection, type Endpoint } from './wire.js';
@@ -45,6 +44,24 @@ function post(message: FromLoadWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
+/** Resolves when the socket's write buffer drains; rejects if the connection closes first. */
+function drained(connection: RawConnection): Promise<void> {
+  if (connection.closed) return Promise.reject(connection.closed);
+  const socket = connection.socket;
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      socket.off('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      socket.off('drain', onDrain);
+      reject(connection.closed ?? new Error('connection closed'));
+    };
+    socket.once('drain', onDrain);
+    socket.once('close', onClose);
+  });
+}
+
 async function publishAll(deadlineNs: number): Promise<void> {
   if (task.role !== 'pub') return;
   const frameLength = `PUB ${task.subject} ${task.size}\r\n`.length + task.size + 2;
@@ -65,8 +82,7 @@ async function publishAll(deadlineNs: number): Promise<void> {
           const ok = socket.write(n === frames ? batch : batch.subarray(0, n * frameLength));
           done += n;
           board.published[slot] = done;
-          if (!ok) await once(socket, 'drain');
-          if (connection.closed) throw connection.closed;
+          if (!ok) await drained(connection);
           if (nowNs() > deadlineNs) break;
         }
         await connection.roundTrip();
