@@ -26,6 +26,11 @@ export interface RunningServer {
   monitorUrl?: string;
   /** Applies changed limits and log level to the running server; new connections use them. */
   reload(changes: Partial<ServerOptions>): void;
+  /**
+   * Lame-duck mode: stops accepting, tells clients (INFO ldm), closes them gradually over
+   * lameDuckDuration after lameDuckGracePeriod, then closes the server.
+   */
+  lameDuck(): Promise<void>;
   /** Stops accepting, closes every client and stops the workers. */
   close(): Promise<void>;
 }
@@ -197,6 +202,29 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     monitor?.noteReload();
   }
 
+  async function lameDuck(): Promise<void> {
+    if (stopping) return;
+    log.info('Entering lame duck mode, stop accepting new clients');
+    await new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
+    await Promise.all(
+      slots.map(
+        (slot) =>
+          new Promise<void>((resolve) => {
+            const onMessage = (message: FromWorker): void => {
+              if (message.type !== 'lame-duck-done') return;
+              slot.worker.off('message', onMessage);
+              resolve();
+            };
+            slot.worker.on('message', onMessage);
+            slot.worker.once('exit', () => resolve());
+            const message: ToWorker = { type: 'lame-duck' };
+            slot.worker.postMessage(message);
+          }),
+      ),
+    );
+    await close();
+  }
+
   async function close(): Promise<void> {
     if (stopping) return;
     stopping = true;
@@ -216,5 +244,5 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   }
 
   const host = options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
-  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, monitorUrl: monitor?.url, reload, close };
+  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, monitorUrl: monitor?.url, reload, lameDuck, close };
 }

@@ -175,23 +175,30 @@ export function manageProcess(lifecycle: LifecycleOptions): { reload(): void; st
     }
   }
 
-  let stopping: Promise<void> | null = null;
+  const removeFiles = (): void => {
+    for (const file of files) rmSync(file, { force: true });
+  };
   function stop(): Promise<void> {
-    stopping ??= server.close().finally(() => {
-      for (const file of files) rmSync(file, { force: true });
-    });
-    return stopping;
+    return server.close().finally(removeFiles);
   }
-
-  const onStop = (): void => {
-    stop().then(
+  const exitAfter = (done: Promise<void>): void => {
+    done.then(
       () => lifecycle.exit(0),
       () => lifecycle.exit(1),
     );
   };
+
+  const onStop = (): void => exitAfter(stop());
+  let lameDuck = false;
   process.on('SIGINT', onStop);
   process.on('SIGTERM', onStop);
   process.on('SIGHUP', reload);
+  // Lame-duck mode; SIGINT/SIGTERM during it still stop at once.
+  process.on('SIGUSR2', () => {
+    if (lameDuck) return;
+    lameDuck = true;
+    exitAfter(server.lameDuck().finally(removeFiles));
+  });
   // Node would otherwise open its inspector on SIGUSR1; nats-server reopens its log file there.
   process.on('SIGUSR1', () => log.warn('SIGUSR1 (reopen log file) is not supported: the log file stays open'));
   return { reload, stop };

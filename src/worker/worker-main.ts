@@ -12,6 +12,7 @@ import { acceptedSlot, LIVE_TOTAL, openSlot } from '../server/shared-state.js';
 import { ShardMesh, type MeshBuffers } from './mesh.js';
 import { Shard } from './shard.js';
 import { WorkerStats, type StatsQuery, type WorkerSnapshot } from './stats.js';
+import { enterLameDuck } from './lame-duck.js';
 
 export interface WorkerConfig {
   index: number;
@@ -28,6 +29,7 @@ export type ToWorker =
   | { type: 'connection'; fd: number; clientId: number }
   | { type: 'stats'; id: number; query: StatsQuery }
   | { type: 'reload'; options: Partial<ServerOptions> }
+  | { type: 'lame-duck' }
   | { type: 'adopt-region'; worker: number; region: SharedArrayBuffer }
   | { type: 'shutdown' };
 export type FromWorker =
@@ -35,6 +37,7 @@ export type FromWorker =
   | { type: 'listening'; port: number }
   | { type: 'listen-error'; message: string }
   | { type: 'stats'; id: number; snapshot: WorkerSnapshot }
+  | { type: 'lame-duck-done' }
   | { type: 'interest-region'; worker: number; region: SharedArrayBuffer }
   | { type: 'stopped' };
 
@@ -86,6 +89,10 @@ port.on('message', (message: ToWorker) => {
       Object.assign(config.options, message.options);
       config.info.max_payload = config.options.maxPayload;
       log.level = config.options.logLevel;
+      break;
+    case 'lame-duck':
+      listener?.close();
+      enterLameDuck(shard, config.info, config.options.lameDuckGracePeriod, config.options.lameDuckDuration, () => post({ type: 'lame-duck-done' }));
       break;
     case 'shutdown':
       listener?.close();

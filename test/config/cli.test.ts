@@ -271,7 +271,7 @@ test('SIGHUP reloads limits and log level without dropping connections; refuses 
   assert.equal(existsSync(pidFile), false, 'the pid file is removed on exit');
 });
 
-test('--signal quit and stop reach the process named by a pid or pid file', async () => {
+test('--signal quit, stop and ldm reach the process named by a pid or pid file', async () => {
   const dir = tempDir();
   const pidFile = path.join(dir, 'n.pid');
   const args = [CLI, '-a', '127.0.0.1', '-p', '-1', '-P', pidFile, '--ports_file_dir', dir, '--workers', '1'];
@@ -284,6 +284,13 @@ test('--signal quit and stop reach the process named by a pid or pid file', asyn
   exited = once(ours.child, 'exit');
   assert.equal(natrium(['--signal', `stop=${ours.child.pid}`]).status, 0);
   assert.deepEqual(await exited, [null, 'SIGKILL']);
+
+  ours = await launch(process.execPath, args, dir, 'natrium_');
+  exited = once(ours.child, 'exit');
+  assert.equal(natrium(['--signal', `ldm=${pidFile}`]).status, 0);
+  assert.deepEqual(await exited, [0, null], 'lame duck without clients stops at once, exit 0');
+  assert.match(ours.stderr(), /Entering lame duck mode/);
+  assert.equal(existsSync(pidFile), false);
 
   const unknown = natrium(['--signal', 'explode=1']);
   assert.equal(unknown.status, 1);
