@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { ParserChoice } from '../server/options.js';
 import type { NatriumSettings } from './brokers.js';
 import { runCheckGenerator, runCompare } from './compare.js';
-import { DEFAULT_GENERATOR_OPTIONS, runScenario, type GeneratorOptions } from './generator.js';
+import { DEFAULT_GENERATOR_OPTIONS, resolveGenerator, runScenario, type GeneratorOptions } from './generator.js';
 import { hostInfo, outcome } from './matrix.js';
 import { writeResult } from './output.js';
 import { runMemory } from './memory.js';
@@ -36,7 +36,9 @@ Options:
     --np, --ns, --ms, --n     A custom pub/sub scenario: publishers, subscribers, payload bytes, messages
     --queue <group>           Custom scenario: subscribers join this queue group
     --scale <f>               Multiply every message count (default 1; e.g. 0.1 for a quick look)
-    --generator <node|nbench> Load generator (default node)
+    --generator <name>        auto | node | nbench: node (worker threads on raw sockets), nbench
+                              (Go, nats.go), or auto = nbench for request/reply when installed,
+                              node for the rest (default auto)
     --nbench <path>           nbench binary (default $NBENCH or /tmp/nbench/nbench)
     --threads <n>             Node generator: most threads per role (default cores/2, 1..4)
     --max-time <seconds>      Cap on each publishing phase (default 20)
@@ -113,8 +115,10 @@ function positiveNumber(values: Values, key: string, fallback: number, integer =
 }
 
 function generatorOptions(values: Values): GeneratorOptions {
-  const generator = (values.generator as string | undefined) ?? 'node';
-  if (generator !== 'node' && generator !== 'nbench') throw new Error(`invalid value "${generator}" for --generator: use node or nbench`);
+  const generator = (values.generator as string | undefined) ?? DEFAULT_GENERATOR_OPTIONS.generator;
+  if (generator !== 'node' && generator !== 'nbench' && generator !== 'auto') {
+    throw new Error(`invalid value "${generator}" for --generator: use auto, node or nbench`);
+  }
   return {
     ...DEFAULT_GENERATOR_OPTIONS,
     generator,
@@ -152,7 +156,7 @@ async function plain(values: Values): Promise<number> {
   const progress = new Progress(chosen.length);
   const results: ScenarioResult[] = [];
   for (const scenario of chosen) {
-    progress.start(`${scenario.name}  ${url}  (${generator.generator})`);
+    progress.start(`${scenario.name}  ${url}  (${resolveGenerator(generator, scenario)})`);
     const result = await runScenario(url, scenario, { ...generator, onProgress: (f) => progress.update(f) });
     progress.finish(outcome(result));
     results.push(result);

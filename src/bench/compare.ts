@@ -193,7 +193,7 @@ export async function runCompare(options: CompareOptions): Promise<number> {
   });
   process.stdout.write(`\nPeak RSS during the runs (fresh broker per run):\n` + table(['scenario', 'natrium', 'nats-server'], peak));
   const suffix = [
-    options.generator.generator === 'nbench' ? 'nbench' : '',
+    options.generator.generator !== 'auto' ? options.generator.generator : '',
     options.natrium.workers !== null ? `w${options.natrium.workers}` : '',
     options.natrium.parser !== 'auto' ? options.natrium.parser : '',
   ].filter(Boolean);

@@ -16,7 +16,8 @@ import { percentile } from './stats.js';
 import type { Scenario, ScenarioResult, Status } from './scenarios.js';
 import { nowNs, parseUrl, type Endpoint } from './wire.js';
 
-export type GeneratorName = 'node' | 'nbench';
+/** `auto`: nbench for request/reply (when installed), where the node generator's own latency shows; node otherwise. */
+export type GeneratorName = 'node' | 'nbench' | 'auto';
 
 export interface GeneratorOptions {
   generator: GeneratorName;
@@ -50,9 +51,14 @@ const POLL_MS = 5;
 const PROGRESS_MS = 250;
 
 export function runScenario(url: string, scenario: Scenario, options: GeneratorOptions): Promise<ScenarioResult> {
-  if (options.generator === 'nbench') return runNbench(url, scenario, options);
+  if (resolveGenerator(options, scenario) === 'nbench') return runNbench(url, scenario, options);
   const endpoint = parseUrl(url);
   return scenario.kind === 'req' ? runRequests(endpoint, scenario, options) : runPubSub(endpoint, scenario, options);
+}
+
+export function resolveGenerator(options: Pick<GeneratorOptions, 'generator' | 'nbenchPath'>, scenario: Scenario): 'node' | 'nbench' {
+  if (options.generator !== 'auto') return options.generator;
+  return scenario.kind === 'req' && existsSync(options.nbenchPath) ? 'nbench' : 'node';
 }
 
 /** A load-generator thread and the messages it sends back. */

@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 import { startBroker, natsServerVersion, type BrokerKind, type NatriumSettings } from './brokers.js';
-import { runScenario, type GeneratorName, type GeneratorOptions } from './generator.js';
+import { resolveGenerator, runScenario, type GeneratorName, type GeneratorOptions } from './generator.js';
 import { Progress } from './progress.js';
 import { lossless, type Scenario, type ScenarioResult } from './scenarios.js';
 import { humanBytes, humanRate, median } from './stats.js';
@@ -94,7 +94,7 @@ export async function runMatrix(
             onProgress: (fraction) => progress.update(fraction),
           });
         } catch (error) {
-          result = { scenario: scenario.name, kind: scenario.kind, generator: contender.generator, status: 'FAILED', msgsPerSec: 0, seconds: 0, message: (error as Error).message };
+          result = { scenario: scenario.name, kind: scenario.kind, generator: resolveGenerator({ ...generator, generator: contender.generator }, scenario), status: 'FAILED', msgsPerSec: 0, seconds: 0, message: (error as Error).message };
         }
         const peakRssBytes = broker.peakRssBytes();
         await broker.close();
