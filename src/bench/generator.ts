@@ -160,7 +160,7 @@ async function runPubSub(endpoint: Endpoint, scenario: Scenario, options: Genera
     const counts = shares(scenario.count, scenario.publishers);
     const publisherThreads = groups(scenario.publishers, options.threads).map(
       ({ first, size }) =>
-        new LoadThread({ ...common, role: 'pub', first, counts: counts.slice(first, first + size), writeBytes: options.writeBytes }),
+        new LoadThread({ ...common, role: 'pub', first, counts: counts.slice(first, first + size), writeBytes: options.writeBytes, idleMs: options.idleMs }),
     );
     threads.push(...publisherThreads);
     await Promise.all(publisherThreads.map((t) => t.next('ready')));

@@ -19,7 +19,7 @@ interface Common {
 
 export type LoadTask = Common &
   (
-    | { role: 'pub'; counts: number[]; writeBytes: number }
+    | { role: 'pub'; counts: number[]; writeBytes: number; idleMs: number }
     | { role: 'sub'; connections: number; queue: string | null }
     | { role: 'responder' }
     | { role: 'requester'; counts: number[]; timeoutMs: number }
@@ -44,19 +44,24 @@ function post(message: FromLoadWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
-/** Resolves when the socket's write buffer drains; rejects if the connection closes first. */
-function drained(connection: RawConnection): Promise<void> {
+/**
+ * Resolves when the socket's write buffer drains; rejects if the connection closes first or the
+ * broker stops reading until `giveUpNs`.
+ */
+function drained(connection: RawConnection, giveUpNs: number): Promise<void> {
   if (connection.closed) return Promise.reject(connection.closed);
   const socket = connection.socket;
   return new Promise((resolve, reject) => {
-    const onDrain = (): void => {
-      socket.off('close', onClose);
-      resolve();
-    };
-    const onClose = (): void => {
+    const finish = (error?: Error): void => {
+      clearTimeout(timer);
       socket.off('drain', onDrain);
-      reject(connection.closed ?? new Error('connection closed'));
+      socket.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
     };
+    const onDrain = (): void => finish();
+    const onClose = (): void => finish(connection.closed ?? new Error('connection closed'));
+    const timer = setTimeout(() => finish(new Error('the broker stopped reading')), Math.max(0, (giveUpNs - nowNs()) / 1e6));
     socket.once('drain', onDrain);
     socket.once('close', onClose);
   });
@@ -82,10 +87,10 @@ async function publishAll(deadlineNs: number): Promise<void> {
           const ok = socket.write(n === frames ? batch : batch.subarray(0, n * frameLength));
           done += n;
           board.published[slot] = done;
-          if (!ok) await drained(connection);
+          if (!ok) await drained(connection, deadlineNs + task.idleMs * 1e6);
           if (nowNs() > deadlineNs) break;
         }
-        await connection.roundTrip();
+        await connection.roundTrip(task.idleMs);
       } catch (error) {
         errors.push(`publisher ${slot}: ${(error as Error).message}`);
       }

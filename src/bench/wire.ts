@@ -212,12 +212,21 @@ export class RawConnection {
     return connection;
   }
 
-  roundTrip(): Promise<void> {
+  /** PING, resolved by the PONG; rejects if the connection closes or `timeoutMs` passes first. */
+  roundTrip(timeoutMs = 30_000): Promise<void> {
     if (this.closedError) return Promise.reject(this.closedError);
     return new Promise((resolve, reject) => {
-      const onClose = (): void => reject(this.closedError ?? new Error('connection closed'));
+      const onClose = (): void => {
+        clearTimeout(timer);
+        reject(this.closedError ?? new Error('connection closed'));
+      };
+      const timer = setTimeout(() => {
+        this.socket.off('close', onClose);
+        reject(new Error(`no PONG within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.socket.once('close', onClose);
       this.pongWaiters.push(() => {
+        clearTimeout(timer);
         this.socket.off('close', onClose);
         resolve();
       });
