@@ -19,7 +19,8 @@ import {
 
 export interface OpSink {
   /**
-   * Receives `count` records of `ops` whose offsets index `buf`; both are only valid during the call.
+   * Receives `count` records of `ops` whose offsets index `buf`; both are only valid during the call
+   * (`buf` is the read chunk itself, or the reader's reused carry Buffer for an op split across reads).
    * A PARSE_ERROR record is always last and ends the stream. Return false to stop (connection closed).
    */
   onOps(buf: Uint8Array, ops: Int32Array, count: number): boolean;
@@ -32,7 +33,8 @@ const LINE_SLACK = 16;
 const MIN_CARRY_CAPACITY = 256;
 /** A carry grown beyond this for one large message is dropped once that message is done. */
 const KEPT_CARRY_CAPACITY = 64 * 1024;
-const EMPTY = new Uint8Array(0);
+/** The carry is a Buffer so a sink can treat every batch's `buf` as a Buffer without wrapping it. */
+const EMPTY = Buffer.alloc(0);
 
 export class ProtocolReader {
   private carry: Uint8Array = EMPTY;
@@ -155,7 +157,7 @@ export class ProtocolReader {
     let capacity = Math.max(MIN_CARRY_CAPACITY, this.carry.length * 2);
     if (capacity > this.maxCarry) capacity = this.maxCarry;
     if (capacity < length) capacity = length;
-    const grown = new Uint8Array(capacity);
+    const grown = Buffer.allocUnsafe(capacity);
     grown.set(this.carry.subarray(0, this.carryLength), 0);
     this.carry = grown;
   }

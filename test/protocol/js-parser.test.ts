@@ -303,6 +303,20 @@ for (const backend of backends) {
       assert.deepEqual(all[2499], pub('s.2499', 'ab'));
     });
 
+    it('parses 200k small PUBs well within a second (throughput sanity check)', () => {
+      const buf = Buffer.from('PUB foo.bar.baz reply.x 16\r\n0123456789abcdef\r\n'.repeat(200_000));
+      const array = new Int32Array(OPS_ARRAY_LENGTH);
+      const started = process.hrtime.bigint();
+      let total = 0;
+      for (let start = 0; start < buf.length; start = array[HDR_CONSUMED]) {
+        total += parse(buf, start, buf.length, array, MAX_CONTROL_LINE, MAX_PAYLOAD);
+      }
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      assert.equal(total, 200_000);
+      // About 50 ms on the reference machine: this only catches a pathological slowdown.
+      assert.ok(ms < 1000, `${ms.toFixed(0)} ms`);
+    });
+
     it('treats payload bytes as opaque, including "\\r\\n" and op names', () => {
       const payload = 'PING\r\nPUB x 1\r\n\r\n\x00\xff';
       const r = parseText(parse, `PUB foo ${payload.length}\r\n${payload}\r\nPING\r\n`);

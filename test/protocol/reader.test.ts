@@ -261,6 +261,20 @@ for (const backend of backends) {
       assert.deepEqual(sink.ops, [{ op: 'PUB', subject: 'a', reply: '', payload: 'abc' }]);
     });
 
+    it('hands an op completed from the carry over in a Buffer', () => {
+      const reader = new ProtocolReader(parse, new Int32Array(OPS_ARRAY_LENGTH), MAX_CONTROL_LINE, MAX_PAYLOAD);
+      const seen: boolean[] = [];
+      const sink: OpSink = {
+        onOps(buf) {
+          seen.push(Buffer.isBuffer(buf));
+          return true;
+        },
+      };
+      assert.equal(reader.feed(Buffer.from('PUB a 3\r\nab'), sink), true);
+      assert.equal(reader.feed(Buffer.from('c\r\n'), sink), true);
+      assert.deepEqual(seen, [true]);
+    });
+
     it('reads a 1 MiB payload arriving in 64 KiB reads in linear time', () => {
       const maxPayload = 1024 * 1024;
       const payload = new Uint8Array(maxPayload);
