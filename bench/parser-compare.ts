@@ -124,12 +124,15 @@ export function compareReaders(
   let from = 0;
   for (let c = 0; c <= cuts.length; c++) {
     const to = c < cuts.length ? cuts[c]! : bytes.length;
+    const seenA = sinkA.batches.length;
+    const seenB = sinkB.batches.length;
     // A fresh copy per reader: the chunk is the reader's to reference during the feed only.
     const resultA = readerA.feed(bytes.slice(from, to), sinkA);
     const resultB = readerB.feed(bytes.slice(from, to), sinkB);
-    const batchesA = sinkA.batches.join('\n');
-    const batchesB = sinkB.batches.join('\n');
-    if (resultA !== resultB || batchesA !== batchesB || readerA.bufferedBytes !== readerB.bufferedBytes) {
+    let same = resultA === resultB && readerA.bufferedBytes === readerB.bufferedBytes && seenA === seenB;
+    same &&= sinkA.batches.length === sinkB.batches.length;
+    for (let k = seenA; k < sinkA.batches.length && same; k++) same = sinkA.batches[k] === sinkB.batches[k];
+    if (!same) {
       return (
         `reader feed of chunk ${c} [${from}, ${to}) ${snippet(bytes, from, to)} (cuts ${JSON.stringify(cuts)}, ` +
         `ops[${opsLength}], mcl ${maxControlLine}, max payload ${maxPayload})\n` +
