@@ -1,7 +1,6 @@
 /**
  * The parser backends every protocol test runs against, and a decoder that turns op records into
- * plain objects for assertions. When src/protocol/native.ts exports a loaded parser, add
- * `{ name: 'native', parse: native.parse }` here and all parser and reader tests cover it.
+ * plain objects for assertions. The native backend is included whenever its addon loads.
  */
 import { HDR_SIZE, OP_STRIDE, OpKind, type ParseFunction } from '../../src/protocol/ops.js';
 import { parse as jsParse } from '../../src/protocol/js-parser.js';
