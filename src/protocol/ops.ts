@@ -47,7 +47,9 @@
  *   - beyond nats-server (which buffers nothing there, so needs no limit): a run of blanks before
  *     the argument, or a PING/PONG/+OK tail, longer than maxControlLine is MAX_CONTROL_LINE too, so
  *     that an incomplete op is never longer than 2 * maxControlLine + 16 bytes before its payload;
- *   - a byte other than "\r\n" right after a payload is UNKNOWN_OP, detected as soon as it arrives.
+ *   - a byte other than "\r\n" right after a payload is UNKNOWN_OP, detected as soon as it arrives;
+ *   - MSG, HMSG and route/leaf ops from a client are UNKNOWN_OP (nats-server quirk not reproduced:
+ *     it silently ignores "HMSG <anything>\r\n\r\n" when that arrives within one read);
  *   - every check is made on the bytes seen so far, so the outcome does not depend on how the input
  *     was split into buffers (a reader re-parses an incomplete op from its first byte).
  */
