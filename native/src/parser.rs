@@ -89,6 +89,17 @@ struct Tokens {
     spans: [(usize, usize); 4],
 }
 
+impl Tokens {
+    #[inline(always)]
+    fn close(&mut self, start: usize, end: usize) {
+        if self.count < 4 {
+            self.spans[self.count] = (start, end);
+        }
+        self.count += 1;
+    }
+}
+
+/// The exact split of buf[from, to) for lines scan_line's split does not fit.
 fn split_tokens(buf: &[u8], from: usize, to: usize, split_on_line_breaks: bool) -> Tokens {
     let mut tokens = Tokens { count: 0, spans: [(0, 0); 4] };
     let mut token_start = usize::MAX;
@@ -99,20 +110,80 @@ fn split_tokens(buf: &[u8], from: usize, to: usize, split_on_line_breaks: bool) 
                 token_start = from + j;
             }
         } else if token_start != usize::MAX {
-            if tokens.count < 4 {
-                tokens.spans[tokens.count] = (token_start, from + j);
-            }
-            tokens.count += 1;
+            tokens.close(token_start, from + j);
             token_start = usize::MAX;
         }
     }
     if token_start != usize::MAX {
-        if tokens.count < 4 {
-            tokens.spans[tokens.count] = (token_start, to);
-        }
-        tokens.count += 1;
+        tokens.close(token_start, to);
     }
     tokens
+}
+
+/// A control line as scan_line sees it.
+struct Line {
+    /// Offset of the "\n" ending the line; None when the buffer ends first.
+    lf: Option<usize>,
+    /// Number of "\r" after the argument's first byte, and the offset of the last one.
+    crs: usize,
+    last_cr: usize,
+    /// The argument split on blanks and "\r" (its first byte always counts as a token byte).
+    tokens: Tokens,
+}
+
+/// True when any of the 8 bytes of `word` is below 0x21: a blank, "\r", "\n" (or a control byte).
+#[inline(always)]
+fn has_byte_below_0x21(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    (word.wrapping_sub(ONES * 0x21) & !word & (ONES * 0x80)) != 0
+}
+
+/// One pass over an argument from its first byte to "\n": finds the line end, counts "\r" and
+/// splits tokens, skipping 8 bytes at a time inside a token when none of them can end it.
+#[inline(always)]
+fn scan_line(buf: &[u8], arg_start: usize) -> Line {
+    let end = buf.len();
+    let mut line = Line { lf: None, crs: 0, last_cr: 0, tokens: Tokens { count: 0, spans: [(0, 0); 4] } };
+    let mut token_start = arg_start;
+    let mut in_token = true;
+    let mut j = arg_start + 1;
+    loop {
+        if in_token {
+            while j + 8 <= end {
+                let word = u64::from_le_bytes([buf[j], buf[j + 1], buf[j + 2], buf[j + 3], buf[j + 4], buf[j + 5], buf[j + 6], buf[j + 7]]);
+                if has_byte_below_0x21(word) {
+                    break;
+                }
+                j += 8;
+            }
+        }
+        if j >= end {
+            return line;
+        }
+        let b = buf[j];
+        if b == LF {
+            break;
+        }
+        if b == SPACE || b == TAB || b == CR {
+            if b == CR {
+                line.crs += 1;
+                line.last_cr = j;
+            }
+            if in_token {
+                line.tokens.close(token_start, j);
+                in_token = false;
+            }
+        } else if !in_token {
+            token_start = j;
+            in_token = true;
+        }
+        j += 1;
+    }
+    if in_token {
+        line.tokens.close(token_start, j);
+    }
+    line.lf = Some(j);
+    line
 }
 
 /// What ends a parse call other than running out of buffer at an op boundary.
@@ -269,22 +340,12 @@ fn scan(buf: &[u8], start: usize, end: usize, records: &mut Records, max_control
         }
         // Like nats-server, the argument's first byte is not looked at: "SUB \r\n" has the argument "\r".
         let arg_start = i;
-        i += 1;
+        let line = scan_line(buf, arg_start);
         // nats-server's `drop`: any "\r" in the argument makes the line end one byte before "\n".
-        let mut drop = 0usize;
-        let mut lf = end;
-        for (j, &b) in buf[i..].iter().enumerate() {
-            if b == LF {
-                lf = i + j;
-                break;
-            }
-            if b == CR {
-                drop = 1;
-            }
-        }
-        if lf == end {
+        let drop = usize::from(line.crs > 0);
+        let Some(lf) = line.lf else {
             return if over_line_limit(end - arg_start - drop) { line_error } else { incomplete };
-        }
+        };
         let line_end = lf - drop;
         if over_line_limit(line_end - arg_start) {
             return line_error;
@@ -299,8 +360,16 @@ fn scan(buf: &[u8], start: usize, end: usize, records: &mut Records, max_control
             continue;
         }
 
-        // Split like nats-server: PUB/HPUB on blanks only, SUB/UNSUB also on "\r" and "\n".
-        let tokens = split_tokens(buf, arg_start, line_end, kind == OP_SUB || kind == OP_UNSUB);
+        // Split like nats-server: PUB/HPUB on blanks only, SUB/UNSUB also on "\r" and "\n". The
+        // tokens scan_line found (split on blanks and "\r") are the same unless a "\r" or "\n" sits
+        // anywhere but at the line end, where "\r\n" puts it.
+        let first = buf[arg_start];
+        let usual_line = first != CR && first != LF && (line.crs == 0 || (line.crs == 1 && line.last_cr == lf - 1));
+        let tokens = if usual_line {
+            line.tokens
+        } else {
+            split_tokens(buf, arg_start, line_end, kind == OP_SUB || kind == OP_UNSUB)
+        };
         let [(s0, e0), (s1, e1), (s2, e2), (s3, e3)] = tokens.spans;
         match kind {
             OP_SUB => {
