@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, watch, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { watch } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { NATS_SERVER_BIN, assertNatsServerInstalled } from '../helpers/nats-server.js';
 
@@ -66,18 +65,18 @@ async function launch(bin: string, args: string[], dir: string, prefix: string):
 }
 
 /** Resolves once `name` exists in `dir` (the brokers write it right after they are ready). */
-async function portsFile(dir: string, name: string): Promise<string> {
+function portsFile(dir: string, name: string): Promise<string> {
   const file = path.join(dir, name);
-  const stopWatching = new AbortController();
-  const watcher = watch(dir, { signal: stopWatching.signal });
-  try {
-    if (!existsSync(file)) {
-      for await (const event of watcher) if (event.filename === name && existsSync(file)) break;
-    }
-    return file;
-  } finally {
-    stopWatching.abort();
-  }
+  return new Promise((resolve) => {
+    const found = (): void => {
+      if (!existsSync(file)) return;
+      watcher.close();
+      resolve(file);
+    };
+    // Watching starts before the first look, so a file written in between is not missed.
+    const watcher = watch(dir, found);
+    found();
+  });
 }
 
 async function stop(launched: Launched, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
