@@ -59,9 +59,18 @@ async function launch(bin: string, args: string[], dir: string, prefix: string):
     });
     child.once('exit', (code) => reject(new Error(`${bin} exited with ${code}: ${stderr}`)));
   });
-  await ready;
-  const file = await portsFile(dir, `${prefix}${child.pid}.ports`);
+  await guard(ready, `${bin} to start`);
+  const file = await guard(portsFile(dir, `${prefix}${child.pid}.ports`), `${bin} to write its ports file`);
   return { child, ports: JSON.parse(readFileSync(file, 'utf8')), stderr: () => stderr };
+}
+
+/** Turns a hang into a failure naming what did not happen. */
+function guard<T>(promise: Promise<T>, what: string, ms = 15_000): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Resolves once `name` exists in `dir` (the brokers write it right after they are ready). */
@@ -242,7 +251,7 @@ test('SIGHUP reloads limits and log level without dropping connections; refuses 
     let done = reloaded(/Reloaded server configuration/);
     // Through --signal and the pid file, as nats-server --signal reload=<pid file>.
     assert.equal(natrium(['--signal', `reload=${pidFile}`]).status, 0);
-    await done;
+    await guard(done, 'the reload');
     const after = await info(ours.ports.nats[0]);
     assert.equal(after.info.max_payload, 2048);
     after.socket.destroy();
@@ -261,7 +270,7 @@ test('SIGHUP reloads limits and log level without dropping connections; refuses 
     writeConf(dir, 'n.conf', `${base.replace('127.0.0.1:-1', '127.0.0.1:4998')}max_payload: 4KB\n`);
     done = reloaded(/Failed to reload server configuration: config reload not supported for port/);
     process.kill(ours.child.pid!, 'SIGHUP');
-    await done;
+    await guard(done, 'the refused reload');
     assert.equal((await varz(ours.ports.monitoring![0])).max_payload, 2048, 'a refused reload changes nothing');
     before.socket.destroy();
   } finally {
