@@ -13,7 +13,7 @@ import { createLogger } from './logger.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
 import { acceptedSlot, createConnectionCounters, openSlot } from './shared-state.js';
 import { createMeshBuffers } from '../worker/mesh.js';
-import { startMonitoring } from '../monitor/http-server.js';
+import { startMonitoring, type MonitorServer } from '../monitor/http-server.js';
 import { NATRIUM_VERSION, NATS_PROTOCOL_VERSION } from './version.js';
 
 export interface RunningServer {
@@ -190,7 +190,14 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   info.port = port;
   options.port = port;
   log.info(`Listening for client connections on ${options.host}:${port}`);
-  const monitor = await startMonitoring(options, info, serverId, () => slots.map((slot) => slot.worker), log);
+  let monitor: MonitorServer | null = null;
+  try {
+    monitor = await startMonitoring(options, info, serverId, () => slots.map((slot) => slot.worker), log);
+  } catch (error) {
+    // A busy monitoring port must not leave the listener and the workers running.
+    await close();
+    throw error;
+  }
   log.info('Server is ready');
 
   function reload(changes: Partial<ServerOptions>): void {

@@ -244,6 +244,11 @@ test('/workerz: one entry per worker; the figures add up to /varz', async () => 
   assert.equal(total('slow_consumers'), 0);
 });
 
+test('a busy monitoring port fails the start and leaves nothing running', async () => {
+  const busyPort = Number(new URL(server.monitorUrl!).port);
+  await assert.rejects(startTestServer({ httpPort: busyPort }), /EADDRINUSE/);
+});
+
 test('unknown paths are 404; / serves the dashboard', async () => {
   assert.equal((await get('/nope')).status, 404);
   const page = await get('/');
