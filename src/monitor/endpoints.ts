@@ -356,6 +356,59 @@ export function accountz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot
   };
 }
 
+/** The global account's figures (nats-server /accstatz); `unused=1` is moot with one account in use. */
+export function accstatz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[]): object {
+  const connections = sum(snapshots, (s) => s.stats.connections);
+  return {
+    server_id: ctx.serverId,
+    now: formatTime(Date.now()),
+    account_statz: [
+      {
+        acc: GLOBAL_ACCOUNT,
+        conns: connections,
+        leafnodes: 0,
+        total_conns: connections,
+        sent: { msgs: sum(snapshots, (s) => s.stats.msgsOut), bytes: sum(snapshots, (s) => s.stats.bytesOut) },
+        received: { msgs: sum(snapshots, (s) => s.stats.msgsIn), bytes: sum(snapshots, (s) => s.stats.bytesIn) },
+        slow_consumers: sum(snapshots, (s) => s.stats.slowConsumers),
+      },
+    ],
+  };
+}
+
+/**
+ * What nats-server answers for features that are off: no routes, gateways, leaf nodes or
+ * JetStream. Tools that poll them (prometheus-nats-exporter) keep working.
+ */
+export function featureOff(ctx: MonitorContext, path: '/routez' | '/gatewayz' | '/leafz' | '/jsz'): object {
+  const base = { server_id: ctx.serverId, now: formatTime(Date.now()) };
+  switch (path) {
+    case '/routez':
+      return { ...base, num_routes: 0, routes: [] };
+    case '/gatewayz':
+      return { ...base, outbound_gateways: {}, inbound_gateways: {} };
+    case '/leafz':
+      return { ...base, leafnodes: 0, leafs: null };
+    case '/jsz':
+      return {
+        ...base,
+        disabled: true,
+        config: { max_memory: 0, max_storage: 0 },
+        memory: 0,
+        storage: 0,
+        reserved_memory: 0,
+        reserved_storage: 0,
+        accounts: 0,
+        ha_assets: 0,
+        api: { total: 0, errors: 0 },
+        streams: 0,
+        consumers: 0,
+        messages: 0,
+        bytes: 0,
+      };
+  }
+}
+
 /** Natrium's own: each worker's share of the load. */
 export function workerz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[]): object {
   return {

@@ -12,7 +12,7 @@ import type { ServerOptions } from '../server/options.js';
 import type { StatsQuery } from '../worker/stats.js';
 import { WorkerQuery } from './worker-query.js';
 import { DASHBOARD_HTML } from './dashboard.js';
-import { accountz, BadRequest, connz, connzQuery, subsz, subszQuery, varz, workerz, type MonitorContext } from './endpoints.js';
+import { accountz, accstatz, BadRequest, connz, connzQuery, featureOff, subsz, subszQuery, varz, workerz, type MonitorContext } from './endpoints.js';
 import { goJson } from './format.js';
 
 export interface MonitorServer {
@@ -46,7 +46,12 @@ export async function startMonitor(ctx: MonitorContext, host: string, port: numb
     },
     '/accountz': async (params) => accountz(ctx, await ctx.query(COUNTERS_ONLY), params),
     '/healthz': async () => HEALTHY,
+    '/accstatz': async () => accstatz(ctx, await ctx.query(COUNTERS_ONLY)),
     '/workerz': async () => workerz(ctx, await ctx.query(COUNTERS_ONLY)),
+    '/routez': async () => featureOff(ctx, '/routez'),
+    '/gatewayz': async () => featureOff(ctx, '/gatewayz'),
+    '/leafz': async () => featureOff(ctx, '/leafz'),
+    '/jsz': async () => featureOff(ctx, '/jsz'),
   };
   endpoints['/subscriptionsz'] = endpoints['/subsz'];
 

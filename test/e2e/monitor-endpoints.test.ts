@@ -230,6 +230,31 @@ test('/healthz and /accountz', async () => {
   assert.deepEqual(await get('/accountz?acc=nope'), { status: 400, type: 'text/plain; charset=utf-8', body: 'Account nope does not exist' });
 });
 
+test('/accstatz: the global account\'s traffic', async () => {
+  const [stat] = (await json('/accstatz')).account_statz;
+  assert.deepEqual(stat, {
+    acc: '$G',
+    conns: 2,
+    leafnodes: 0,
+    total_conns: 2,
+    sent: { msgs: MESSAGES, bytes: MESSAGES * PAYLOAD },
+    received: { msgs: MESSAGES, bytes: MESSAGES * PAYLOAD },
+    slow_consumers: 0,
+  });
+});
+
+test('/routez, /gatewayz, /leafz, /jsz answer as nats-server does with those features off', async () => {
+  const routez = await json('/routez');
+  assert.deepEqual([routez.num_routes, routez.routes], [0, []]);
+  const gatewayz = await json('/gatewayz');
+  assert.deepEqual([gatewayz.outbound_gateways, gatewayz.inbound_gateways], [{}, {}]);
+  const leafz = await json('/leafz');
+  assert.deepEqual([leafz.leafnodes, leafz.leafs], [0, null]);
+  const jsz = await json('/jsz');
+  assert.equal(jsz.disabled, true);
+  assert.equal(jsz.server_id, server.serverId);
+});
+
 test('/workerz: one entry per worker; the figures add up to /varz', async () => {
   const w = await json('/workerz');
   assert.equal(w.num_workers, TEST_WORKERS);
