@@ -35,7 +35,7 @@ const DOT = 0x2e;
 /**
  * FNV-1a (32 bit) of one subject, seeded by the account id, with the intermediate states a reader
  * needs. Computed once per published message (hashBytes) and reused for every peer; hashString
- * gives identical values for the same subject text (UTF-8), for the SUB path.
+ * gives identical values for the subject held as a binary (latin1) string, for the SUB path.
  */
 export class SubjectHash {
   /** hash(account, whole subject): the literal slot. */

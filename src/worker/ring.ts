@@ -105,10 +105,11 @@ export class Doorbell {
   /** Wakes the owner if it is parked. One Atomics.load when it is not. */
   ring(): void {
     const c = this.cells;
-    // Only the producer that flips parked 1 -> 0 pays for the notify.
+    // Only the producer that flips parked 1 -> 0 pays for the notify. It wakes every waiter: the
+    // owner may have more than one pending park() (say, its receive loop and a flow-control wait).
     if (Atomics.load(c, PARKED) !== 0 && Atomics.compareExchange(c, PARKED, 1, 0) === 1) {
       Atomics.add(c, SEQUENCE, 1);
-      Atomics.notify(c, SEQUENCE, 1);
+      Atomics.notify(c, SEQUENCE);
     }
   }
 
@@ -121,12 +122,13 @@ export class Doorbell {
     const sequence = Atomics.load(c, SEQUENCE);
     Atomics.store(c, PARKED, 1);
     if (hasWork()) {
-      Atomics.store(c, PARKED, 0);
+      // Leave the way a producer wakes us: clearing the flag alone could strand another pending park().
+      this.ring();
       return RESOLVED;
     }
     const wait = atomics.waitAsync(c, SEQUENCE, sequence);
     if (!wait.async) {
-      Atomics.store(c, PARKED, 0);
+      this.ring(); // the sequence moved meanwhile: same as above
       return RESOLVED;
     }
     return wait.value;

@@ -252,6 +252,20 @@ if (isMainThread) {
     assert.equal(readRingStats(ring).usedBytes, 0);
   });
 
+  test('a park() that returns at once does not strand another pending park() on the same bell', async () => {
+    const sab = Doorbell.create();
+    const owner = new Doorbell(sab);
+    let firstWoken = false;
+    const first = owner.park(() => false).then(() => { firstWoken = true; });
+    await owner.park(() => true); // work was already there: returns without waiting
+    new Doorbell(sab).ring(); // a producer's commit
+    let timer: NodeJS.Timeout | undefined;
+    const stranded = new Promise((resolve) => { timer = setTimeout(resolve, 2000); });
+    await Promise.race([first, stranded]);
+    clearTimeout(timer);
+    assert.equal(firstWoken, true);
+  });
+
   test('a drain handler that throws consumes its record and the next drain resumes after it', () => {
     const ring = createRing(4096);
     const bell = new Doorbell(Doorbell.create());
