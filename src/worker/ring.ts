@@ -329,7 +329,8 @@ export class RingProducer {
     if (used + size <= this.overflow.length) {
       this.overflow.copyWithin(0, this.overflowStart, this.overflowEnd);
     } else {
-      const grown = new Uint8Array(Math.max(4096, this.overflow.length * 2, used + size));
+      const doubled = Math.min(Math.max(4096, this.overflow.length * 2), this.overflowLimitBytes);
+      const grown = new Uint8Array(Math.max(doubled, used + size));
       grown.set(this.overflow.subarray(this.overflowStart, this.overflowEnd));
       this.overflow = grown;
       this.overflowWords = new Int32Array(grown.buffer);

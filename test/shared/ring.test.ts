@@ -240,6 +240,34 @@ if (isMainThread) {
     assert.equal(readRingStats(ring).recordsWritten, kept + 1);
   });
 
+  test('head and tail counters wrap past 2^31 and 2^32 without losing or reordering records', () => {
+    const ringBytes = 4096;
+    for (const start of [0x7fffff00, -0x100]) {
+      const ring = createRing(ringBytes);
+      const control = new Int32Array(ring, 0, 32);
+      control[0] = start; // head
+      control[16] = start; // tail
+      const bell = new Doorbell(Doorbell.create());
+      const producer = new RingProducer(ring, bell);
+      const consumer = new RingConsumer(ring, bell);
+      const src = new SourceBuffer(ringBytes);
+      let next = 0;
+      const handler = (r: RingRecord): void => {
+        checkRecord(r, next, mixedLength('mixed', next, ringBytes), true);
+        next++;
+      };
+      for (let seq = 0; seq < 3000; seq++) {
+        assert.equal(writeRecord(producer, src, 1, seq, mixedLength('mixed', seq, ringBytes)) === WriteResult.DROPPED, false);
+        producer.commit();
+        consumer.drain(handler);
+      }
+      producer.commit();
+      consumer.drain(handler);
+      assert.equal(next, 3000);
+      assert.notEqual(Math.sign(Atomics.load(control, 16)), Math.sign(start), 'the tail counter crossed the boundary');
+    }
+  });
+
   test('a record larger than the ring is refused and counted, not written', () => {
     const ring = createRing(1024);
     const bell = new Doorbell(Doorbell.create());
