@@ -269,6 +269,14 @@ test('/workerz: one entry per worker; the figures add up to /varz', async () => 
   assert.equal(total('slow_consumers'), 0);
 });
 
+test('many concurrent requests are all answered with the same counters', async () => {
+  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => json(i % 2 === 0 ? '/varz' : '/workerz')));
+  for (const [i, answer] of answers.entries()) {
+    const inMsgs = i % 2 === 0 ? answer.in_msgs : answer.workers.reduce((n: number, w: Json) => n + w.in_msgs, 0);
+    assert.equal(inMsgs, MESSAGES);
+  }
+});
+
 test('a busy monitoring port fails the start and leaves nothing running', async () => {
   const busyPort = Number(new URL(server.monitorUrl!).port);
   await assert.rejects(startTestServer({ httpPort: busyPort }), /EADDRINUSE/);
