@@ -267,6 +267,13 @@ test('/workerz: one entry per worker; the figures add up to /varz', async () => 
   assert.equal(total('in_bytes'), MESSAGES * PAYLOAD);
   assert.equal(total('subscriptions'), 2);
   assert.equal(total('slow_consumers'), 0);
+  for (const worker of w.workers) {
+    assert.equal(typeof worker.interconnect.forwards, 'number');
+    assert.equal(typeof worker.interconnect.dropped, 'number');
+  }
+  // With one worker nothing crosses; with more, the publisher's worker forwards to the subscriber's.
+  const forwards = w.workers.reduce((n: number, x: Json) => n + x.interconnect.forwards, 0);
+  if (TEST_WORKERS === 1) assert.equal(forwards, 0);
 });
 
 test('many concurrent requests are all answered with the same counters', async () => {
