@@ -66,7 +66,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section>
     <h2>Workers</h2>
     <table>
-      <thead><tr><th>Worker</th><th>Connections</th><th>Subscriptions</th><th>Msgs/s in</th><th>Msgs/s out</th><th>Msgs in</th><th>Msgs out</th><th>Slow consumers</th><th>Share of load</th></tr></thead>
+      <thead><tr><th>Worker</th><th>Connections</th><th>Subscriptions</th><th>Msgs/s in</th><th>Msgs/s out</th><th>Msgs in</th><th>Msgs out</th><th>Forwarded to peers</th><th>Slow consumers</th><th>Share of load</th></tr></thead>
       <tbody id="workers"></tbody>
     </table>
   </section>
@@ -98,15 +98,16 @@ function drawChart() {
   const w = canvas.width, h = canvas.height, pad = 24;
   ctx.clearRect(0, 0, w, h);
   const max = Math.max(1, ...history.in, ...history.out);
-  ctx.strokeStyle = "#263241"; ctx.fillStyle = "#8a98a8"; ctx.font = "12px system-ui"; ctx.lineWidth = 1;
+  ctx.strokeStyle = "#263241"; ctx.fillStyle = "#8a98a8"; ctx.font = "12px system-ui"; ctx.lineWidth = 1; ctx.setLineDash([]);
   for (let i = 0; i <= 4; i++) {
     const y = pad + ((h - 2 * pad) * i) / 4;
     ctx.beginPath(); ctx.moveTo(50, y); ctx.lineTo(w, y); ctx.stroke();
     ctx.fillText(count(max * (1 - i / 4)), 0, y + 4);
   }
-  const series = [[history.in, "#4fc3f7"], [history.out, "#aed581"]];
-  for (const [values, color] of series) {
-    ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.beginPath();
+  // "out" is dashed: with one subscriber per message it lies exactly on "in".
+  const series = [[history.in, "#4fc3f7", []], [history.out, "#aed581", [6, 4]]];
+  for (const [values, color, dash] of series) {
+    ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.setLineDash(dash); ctx.beginPath();
     values.forEach((v, i) => {
       const x = 50 + ((w - 50) * (i + HISTORY - values.length)) / (HISTORY - 1);
       const y = pad + (h - 2 * pad) * (1 - v / max);
@@ -131,7 +132,8 @@ function renderWorkers(workerz, seconds) {
     const cells = [
       ["worker", "#" + w.worker], ["connections", count(w.connections)], ["subscriptions", count(w.subscriptions)],
       ["msgs-in-rate", count(inRate)], ["msgs-out-rate", count(outRate)], ["in-msgs", count(w.in_msgs)],
-      ["out-msgs", count(w.out_msgs)], ["slow-consumers", count(w.slow_consumers)],
+      ["out-msgs", count(w.out_msgs)], ["forwards", count((w.interconnect && w.interconnect.forwards) || 0)],
+      ["slow-consumers", count(w.slow_consumers)],
     ];
     for (const [metric, text] of cells) {
       const td = document.createElement("td");
