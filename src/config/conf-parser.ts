@@ -33,10 +33,6 @@ export class ConfSyntaxError extends Error {
   }
 }
 
-export function isConfMap(value: ConfValue): value is ConfMap {
-  return value instanceof Map;
-}
-
 /** Size suffixes, as nats-server: k/m/g/t/p/e are powers of 1000, with b, i or ib powers of 1024. */
 const SUFFIX_POWER: Record<string, number> = { k: 1, m: 2, g: 3, t: 4, p: 5, e: 6 };
 
@@ -231,7 +227,7 @@ class Parser {
     if (c === '-' || isDigit(c)) return this.parseNumberLike();
     if (c === '.') this.fail('Floats must start with a digit');
     if (isNewline(c)) this.fail('Expected value but found new line');
-    return this.parseBareString(this.pos, '');
+    return this.parseBareString(this.pos);
   }
 
   private parseArray(): ConfValue[] {
@@ -379,12 +375,12 @@ class Parser {
       return value;
     }
     // Starts with digits but goes on with something else (e.g. `10s`): a bare string.
-    return this.parseBareString(start, '');
+    return this.parseBareString(start);
   }
 
   /** A bare string from `start`: booleans and `$variables` are recognised here. */
-  private parseBareString(start: number, prefix: string): ConfValue {
-    let value = prefix;
+  private parseBareString(start: number): ConfValue {
+    let value = '';
     let escaped = false;
     let chunkStart = start;
     this.pos = start;
