@@ -244,15 +244,16 @@ async function runRequests(endpoint: Endpoint, scenario: Scenario, options: Gene
   const common = { endpoint, subject: scenario.subject, size: scenario.size, board: board.buffer, boardShape: shape };
   const threads: LoadThread[] = [];
   try {
-    const responder = new LoadThread({ ...common, role: 'responder', first: 0 });
-    threads.push(responder);
-    await responder.next('ready');
     const counts = shares(scenario.count, scenario.publishers);
-    const requesters = groups(scenario.publishers, options.threads).map(
-      ({ first, size }) => new LoadThread({ ...common, role: 'requester', first, counts: counts.slice(first, first + size), timeoutMs: 5000 }),
-    );
-    threads.push(...requesters);
-    await Promise.all(requesters.map((t) => t.next('ready')));
+    const requesters: LoadThread[] = [];
+    // The first thread also runs the responder, so it must be ready before the others warm up.
+    for (const { first, size } of groups(scenario.publishers, options.threads)) {
+      const thread = new LoadThread({ ...common, role: 'requester', first, counts: counts.slice(first, first + size), timeoutMs: 5000, respond: first === 0 });
+      threads.push(thread);
+      requesters.push(thread);
+      if (first === 0) await thread.next('ready');
+    }
+    await Promise.all(requesters.slice(1).map((t) => t.next('ready')));
     const start = nowNs();
     const finished = Promise.all(requesters.map((t) => t.next('latencies')));
     for (const t of requesters) t.send({ type: 'go', deadlineNs: start + options.maxTimeMs * 1e6 });

@@ -1,6 +1,6 @@
 /**
- * One load-generator thread. It owns a few connections of one role (publishers, subscribers, the
- * responder or requesters) so that publishing, counting and answering run on separate event loops.
+ * One load-generator thread. It owns a few connections of one role (publishers, subscribers, or
+ * requesters with the responder) so that publishing and counting run on separate event loops.
  * Progress goes through a shared board the coordinator polls; results come back as one message.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -21,8 +21,7 @@ export type LoadTask = Common &
   (
     | { role: 'pub'; counts: number[]; writeBytes: number; idleMs: number }
     | { role: 'sub'; connections: number; queue: string | null }
-    | { role: 'responder' }
-    | { role: 'requester'; counts: number[]; timeoutMs: number }
+    | { role: 'requester'; counts: number[]; timeoutMs: number; respond: boolean }
   );
 
 export type ToLoadWorker = { type: 'go'; deadlineNs: number } | { type: 'close' };
@@ -177,6 +176,41 @@ function payloadWithCrlf(size: number): Buffer {
   return batch.subarray(frameLength - size - 2);
 }
 
+/**
+ * The echoing side of request/reply: answers each request with `size` bytes to its reply subject.
+ * It shares the requesters' thread: a hop between threads would add a wake-up to every round trip.
+ */
+async function openResponder(endpoint: Endpoint): Promise<void> {
+  const connection = await RawConnection.open(endpoint, 'bench-responder');
+  const socket = connection.socket;
+  const tail = Buffer.from(` ${task.size}\r\n`, 'latin1');
+  const payload = payloadWithCrlf(task.size);
+  const pending: Buffer[] = [];
+  connection.scanner.onMessage = (buf, lineStart, lineEnd) => {
+    // MSG <subject> <sid> <reply> <size>: the reply is the fourth of five tokens.
+    let spaces = 0;
+    let replyStart = -1;
+    let replyEnd = -1;
+    for (let i = lineStart; i < lineEnd; i++) {
+      if (buf[i] !== 0x20) continue;
+      spaces++;
+      if (spaces === 3) replyStart = i + 1;
+      else if (spaces === 4) replyEnd = i;
+    }
+    if (replyEnd < 0) return;
+    pending.push(Buffer.from('PUB '), Buffer.from(buf.subarray(replyStart, replyEnd)), tail, payload);
+  };
+  // Registered after the scanner's listener: one write per read, carrying every reply it produced.
+  socket.on('data', () => {
+    if (pending.length === 0) return;
+    socket.write(Buffer.concat(pending));
+    pending.length = 0;
+  });
+  socket.write(`SUB ${task.subject} 1\r\n`);
+  await connection.roundTrip();
+  connections.push(connection);
+}
+
 async function setUp(): Promise<void> {
   switch (task.role) {
     case 'pub':
@@ -199,38 +233,8 @@ async function setUp(): Promise<void> {
         connections.push(connection);
       }
       break;
-    case 'responder': {
-      const connection = await RawConnection.open(task.endpoint, 'bench-responder');
-      const socket = connection.socket;
-      const tail = Buffer.from(` ${task.size}\r\n`, 'latin1');
-      const payload = payloadWithCrlf(task.size);
-      const pending: Buffer[] = [];
-      connection.scanner.onMessage = (buf, lineStart, lineEnd) => {
-        // MSG <subject> <sid> <reply> <size>: the reply is the fourth of five tokens.
-        let spaces = 0;
-        let replyStart = -1;
-        let replyEnd = -1;
-        for (let i = lineStart; i < lineEnd; i++) {
-          if (buf[i] !== 0x20) continue;
-          spaces++;
-          if (spaces === 3) replyStart = i + 1;
-          else if (spaces === 4) replyEnd = i;
-        }
-        if (replyEnd < 0) return;
-        pending.push(Buffer.from('PUB '), Buffer.from(buf.subarray(replyStart, replyEnd)), tail, payload);
-      };
-      // Registered after the scanner's listener: one write per read, carrying every reply it produced.
-      socket.on('data', () => {
-        if (pending.length === 0) return;
-        socket.write(Buffer.concat(pending));
-        pending.length = 0;
-      });
-      socket.write(`SUB ${task.subject} 1\r\n`);
-      await connection.roundTrip();
-      connections.push(connection);
-      break;
-    }
     case 'requester':
+      if (task.respond) await openResponder(task.endpoint);
       for (let i = 0; i < task.counts.length; i++) {
         const slot = task.first + i;
         const connection = await RawConnection.open(task.endpoint, `bench-requester-${slot}`);
