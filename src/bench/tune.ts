@@ -78,7 +78,7 @@ export async function runTune(options: TuneOptions): Promise<number> {
   ]);
   const advice =
     `Recommended: --workers ${chosen.workers} on this host (${host.cpus} cores; the main thread accepts connections ` +
-    `and counts as one more thread, so ${chosen.workers} workers keep ${chosen.workers + 1} threads busy). ` +
+    `and counts as one more thread, so ${chosen.workers} worker${chosen.workers === 1 ? '' : 's'} keep${chosen.workers === 1 ? 's' : ''} ${chosen.workers + 1} threads busy). ` +
     `Score = median throughput relative to the best worker count (geometric mean over scenarios); ` +
     `within ${TIE_TOLERANCE * 100}% of the best, fewer workers win.`;
   process.stdout.write(`\n${describeHost(host)}\n\n${table(header, body)}\n${advice}\n`);
