@@ -14,6 +14,7 @@ import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
 import { acceptedSlot, createConnectionCounters, openSlot } from './shared-state.js';
 import { createMeshBuffers } from '../worker/mesh.js';
 import { startMonitoring, type MonitorServer } from '../monitor/http-server.js';
+import { reopenLogFile } from './log-file.js';
 import { NATRIUM_VERSION, NATS_PROTOCOL_VERSION } from './version.js';
 
 export interface RunningServer {
@@ -31,6 +32,8 @@ export interface RunningServer {
    * lameDuckDuration after lameDuckGracePeriod, then closes the server.
    */
   lameDuck(): Promise<void>;
+  /** Reopens the log file in every thread (after rotation), as nats-server does on SIGUSR1. */
+  reopenLog(): void;
   /** Stops accepting, closes every client and stops the workers. */
   close(): Promise<void>;
 }
@@ -209,6 +212,13 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     monitor?.noteReload();
   }
 
+  function reopenLog(): void {
+    reopenLogFile(log);
+    const message: ToWorker = { type: 'reopen-log' };
+    for (const slot of slots) slot.worker.postMessage(message);
+    log.info('Reopened log file');
+  }
+
   async function lameDuck(): Promise<void> {
     if (stopping) return;
     log.info('Entering lame duck mode, stop accepting new clients');
@@ -251,5 +261,5 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   }
 
   const host = options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
-  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, monitorUrl: monitor?.url, reload, lameDuck, close };
+  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, monitorUrl: monitor?.url, reload, lameDuck, reopenLog, close };
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../config/config-file.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
+import { reopenLogFile } from './log-file.js';
 import type { RunningServer } from './server.js';
 
 /** nats-server's --signal commands and the Unix signals they send (server/signal.go). */
@@ -199,7 +200,10 @@ export function manageProcess(lifecycle: LifecycleOptions): { reload(): void; st
     lameDuck = true;
     exitAfter(server.lameDuck().finally(removeFiles));
   });
-  // Node would otherwise open its inspector on SIGUSR1; nats-server reopens its log file there.
-  process.on('SIGUSR1', () => log.warn('SIGUSR1 (reopen log file) is not supported: the log file stays open'));
+  // nats-server reopens its log file on SIGUSR1 (and Node must not open its inspector).
+  process.on('SIGUSR1', () => {
+    reopenLogFile(log);
+    server.reopenLog();
+  });
   return { reload, stop };
 }

@@ -13,6 +13,7 @@ import { ShardMesh, type MeshBuffers } from './mesh.js';
 import { Shard } from './shard.js';
 import { WorkerStats, type StatsQuery, type WorkerSnapshot } from './stats.js';
 import { enterLameDuck } from './lame-duck.js';
+import { reopenLogFile } from '../server/log-file.js';
 
 export interface WorkerConfig {
   index: number;
@@ -30,6 +31,7 @@ export type ToWorker =
   | { type: 'stats'; id: number; query: StatsQuery }
   | { type: 'reload'; options: Partial<ServerOptions> }
   | { type: 'lame-duck' }
+  | { type: 'reopen-log' }
   | { type: 'adopt-region'; worker: number; region: SharedArrayBuffer }
   | { type: 'shutdown' };
 export type FromWorker =
@@ -90,6 +92,9 @@ port.on('message', (message: ToWorker) => {
       Object.assign(config.options, message.options);
       config.info.max_payload = config.options.maxPayload;
       log.level = config.options.logLevel;
+      break;
+    case 'reopen-log':
+      reopenLogFile(log);
       break;
     case 'lame-duck':
       listener?.close();

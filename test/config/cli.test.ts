@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, watch, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -304,3 +304,35 @@ test('--signal quit, stop and ldm reach the process named by a pid or pid file',
   assert.equal(unknown.status, 1);
   assert.match(unknown.stderr, /unknown signal "explode"/);
 });
+
+test('--signal reopen (SIGUSR1): after logrotate moved the log file, logging goes on in a new one', async () => {
+  const dir = tempDir();
+  const logFile = path.join(dir, 'natrium.log');
+  const pidFile = path.join(dir, 'n.pid');
+  const child = spawn(process.execPath, [CLI, '-a', '127.0.0.1', '-p', '-1', '--workers', '2', '-l', logFile, '-P', pidFile], { stdio: 'ignore' });
+  children.add(child);
+  try {
+    await guard(fileContaining(dir, logFile, /Server is ready/), 'the first log file');
+    renameSync(logFile, `${logFile}.1`);
+    assert.equal(natrium(['--signal', 'reopen', '-P', pidFile]).status, 0);
+    await guard(fileContaining(dir, logFile, /Reopened log file/), 'the new log file');
+    assert.doesNotMatch(readFileSync(`${logFile}.1`, 'utf8'), /Reopened log file/);
+  } finally {
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, [0, null]);
+  }
+});
+
+/** Resolves once `file` (in `dir`) exists and matches `pattern`. */
+function fileContaining(dir: string, file: string, pattern: RegExp): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (!existsSync(file) || !pattern.test(readFileSync(file, 'utf8'))) return;
+      watcher.close();
+      resolve();
+    };
+    const watcher = watch(dir, check);
+    check();
+  });
+}
