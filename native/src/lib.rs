@@ -43,10 +43,10 @@ unsafe fn int32(env: Env, value: Value) -> Option<i32> {
     (napi::napi_get_value_int32(env, value, &mut result) == napi::STATUS_OK).then_some(result)
 }
 
-/// Limits are compared as JS numbers compare them, so they are read as int64, not wrapped to int32.
-unsafe fn int64(env: Env, value: Value) -> Option<i64> {
-    let mut result = 0;
-    (napi::napi_get_value_int64(env, value, &mut result) == napi::STATUS_OK).then_some(result)
+/// Limits are compared as the TypeScript parser compares them: as JS numbers.
+unsafe fn double(env: Env, value: Value) -> Option<f64> {
+    let mut result = 0.0;
+    (napi::napi_get_value_double(env, value, &mut result) == napi::STATUS_OK).then_some(result)
 }
 
 /// Data pointer and element count of a typed array of the given `napi_typedarray_type`.
@@ -94,8 +94,8 @@ unsafe extern "C" fn js_parse(env: Env, info: CallbackInfo) -> Value {
     let (Some(start), Some(end), Some(max_control_line), Some(max_payload)) = (
         int32(env, start_arg),
         int32(env, end_arg),
-        int64(env, max_line_arg),
-        int64(env, max_payload_arg),
+        double(env, max_line_arg),
+        double(env, max_payload_arg),
     ) else {
         return throw(env, ErrorKind::Type, "ERR_INVALID_ARG_TYPE", "parse: start, end, maxControlLine and maxPayload must be numbers");
     };

@@ -57,7 +57,7 @@ extern "C" {
         byte_offset: *mut usize,
     ) -> Status;
     pub fn napi_get_value_int32(env: Env, value: Value, result: *mut i32) -> Status;
-    pub fn napi_get_value_int64(env: Env, value: Value, result: *mut i64) -> Status;
+    pub fn napi_get_value_double(env: Env, value: Value, result: *mut f64) -> Status;
     pub fn napi_create_int32(env: Env, value: i32, result: *mut Value) -> Status;
     pub fn napi_get_undefined(env: Env, result: *mut Value) -> Status;
     pub fn napi_throw_error(env: Env, code: *const c_char, msg: *const c_char) -> Status;

@@ -214,7 +214,9 @@ impl Records<'_> {
 /// Parses complete ops in `buf[start, end)` into `ops` (see ops.ts) and returns the record count.
 /// `start <= end <= buf.len()` and room for the header and one record are required; the N-API
 /// layer checks both, and this function clamps rather than trusting them.
-pub fn parse(buf: &[u8], start: usize, end: usize, ops: &mut [i32], max_control_line: i64, max_payload: i64) -> i32 {
+/// The limits are JS numbers and compare as JS compares them (NaN: no limit; fractions and
+/// infinities as they are).
+pub fn parse(buf: &[u8], start: usize, end: usize, ops: &mut [i32], max_control_line: f64, max_payload: f64) -> i32 {
     if ops.len() < HDR_SIZE + OP_STRIDE {
         return 0;
     }
@@ -251,9 +253,9 @@ pub fn parse(buf: &[u8], start: usize, end: usize, ops: &mut [i32], max_control_
 
 /// Scans ops from `start`; Ok(offset after the last complete op) when the buffer or `ops` ran out at
 /// an op boundary.
-fn scan(buf: &[u8], start: usize, end: usize, records: &mut Records, max_control_line: i64, max_payload: i64) -> Result<usize, Stop> {
+fn scan(buf: &[u8], start: usize, end: usize, records: &mut Records, max_control_line: f64, max_payload: f64) -> Result<usize, Stop> {
     let buf = &buf[..end];
-    let over_line_limit = |length: usize| length as i64 > max_control_line;
+    let over_line_limit = |length: usize| length as f64 > max_control_line;
     let mut i = start;
     loop {
         if i >= end {
@@ -417,7 +419,7 @@ fn scan(buf: &[u8], start: usize, end: usize, records: &mut Records, max_control
                     return bad_arguments;
                 }
                 // Checked before any payload byte is read, like nats-server.
-                if size > max_payload {
+                if size as f64 > max_payload {
                     return Err(Stop::Error { code: ERR_MAX_PAYLOAD, op_start, kind });
                 }
                 let payload_start = i;
@@ -448,7 +450,7 @@ fn scan(buf: &[u8], start: usize, end: usize, records: &mut Records, max_control
 mod tests {
     use super::*;
 
-    fn run(input: &[u8], capacity: usize, max_control_line: i64, max_payload: i64) -> Vec<i32> {
+    fn run(input: &[u8], capacity: usize, max_control_line: f64, max_payload: f64) -> Vec<i32> {
         let mut ops = vec![0x5a5a; HDR_SIZE + capacity * OP_STRIDE];
         let count = parse(input, 0, input.len(), &mut ops, max_control_line, max_payload) as usize;
         ops.truncate(HDR_SIZE + count * OP_STRIDE);
@@ -457,7 +459,7 @@ mod tests {
 
     #[test]
     fn parses_pub_with_reply_and_payload() {
-        let ops = run(b"PUB foo bar 5\r\nhello\r\nPING\r\n", 8, 4096, 1024);
+        let ops = run(b"PUB foo bar 5\r\nhello\r\nPING\r\n", 8, 4096.0, 1024.0);
         assert_eq!(&ops[..3], &[2, 28, 0]);
         assert_eq!(&ops[4..12], &[OP_PUB, 4, 3, 8, 3, 15, 5, -1]);
         assert_eq!(ops[12], OP_PING);
@@ -465,19 +467,19 @@ mod tests {
 
     #[test]
     fn reports_incomplete_payload_with_needed_size() {
-        let ops = run(b"SUB a 1\r\nPUB foo 10\r\nhel", 8, 4096, 1024);
+        let ops = run(b"SUB a 1\r\nPUB foo 10\r\nhel", 8, 4096.0, 1024.0);
         assert_eq!(&ops[..3], &[1, 9, 12 + 10 + 2]);
     }
 
     #[test]
     fn stops_when_ops_is_full() {
-        let ops = run(b"PING\r\nPONG\r\nPING\r\n", 2, 4096, 1024);
+        let ops = run(b"PING\r\nPONG\r\nPING\r\n", 2, 4096.0, 1024.0);
         assert_eq!(&ops[..3], &[2, 12, 0]);
     }
 
     #[test]
     fn reports_errors_as_the_last_record() {
-        let ops = run(b"PING\r\nPUB foo 2000\r\n", 8, 4096, 1024);
+        let ops = run(b"PING\r\nPUB foo 2000\r\n", 8, 4096.0, 1024.0);
         assert_eq!(&ops[..3], &[2, 6, 0]);
         assert_eq!(&ops[12..16], &[OP_PARSE_ERROR, ERR_MAX_PAYLOAD, 6, OP_PUB]);
     }
@@ -501,8 +503,8 @@ mod tests {
             let start = if length == 0 { 0 } else { (next() as usize) % length };
             let capacity = 1 + (next() % 4) as usize;
             let mut ops = vec![0; HDR_SIZE + capacity * OP_STRIDE];
-            let max_control_line = (next() % 40) as i64;
-            let max_payload = (next() % 30) as i64 - 2;
+            let max_control_line = (next() % 40) as f64;
+            let max_payload = (next() % 30) as f64 - 2.5;
             let count = parse(&input, start, length, &mut ops, max_control_line, max_payload);
             assert!(count >= 0 && count as usize <= capacity);
             assert_eq!(ops[HDR_COUNT], count);

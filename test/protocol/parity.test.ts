@@ -143,6 +143,20 @@ describe('parser parity: TypeScript and native backends', () => {
     }
   });
 
+  it('compare limits as JS numbers: fractions, negative fractions, NaN and infinities', () => {
+    const nat = nativeParser();
+    if (nat === null) return;
+    const limits = [32.5, -0.5, 0.25, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 40];
+    for (const [name, bytes] of [...CORPUS, ...HPUB_EDGES, ...limitEdges()]) {
+      for (const maxControlLine of limits) {
+        for (const maxPayload of limits) {
+          const diff = compareCalls(js, nat, bytes, 0, bytes.length, OPS_ARRAY_LENGTH, maxControlLine, maxPayload);
+          assert.equal(diff, null, `${name} (mcl ${maxControlLine}, max payload ${maxPayload}): ${diff}`);
+        }
+      }
+    }
+  });
+
   it('agree on generated valid traffic, whole and in random reads', () => {
     const nat = nativeParser();
     if (nat === null) return;
