@@ -336,3 +336,15 @@ function fileContaining(dir: string, file: string, pattern: RegExp): Promise<voi
     check();
   });
 }
+
+test('SIGTERM with clients connected: they are closed, the process exits 0 within a few seconds', async () => {
+  const dir = tempDir();
+  const ours = await launch(process.execPath, [CLI, '-a', '127.0.0.1', '-p', '-1', '--workers', '2', '--ports_file_dir', dir], dir, 'natrium_');
+  const clients = await Promise.all([info(ours.ports.nats[0]), info(ours.ports.nats[0]), info(ours.ports.nats[0])]);
+  const closed = Promise.all(clients.map(({ socket }) => new Promise((resolve) => socket.once('close', resolve).resume())));
+  const started = performance.now();
+  assert.equal(await stop(ours, 'SIGTERM'), 0);
+  await guard(closed, 'the clients to be closed', 5000);
+  assert.ok(performance.now() - started < 5000, 'exit within a few seconds');
+  assert.deepEqual(readdirSync(dir), [], 'the ports file is removed');
+});
