@@ -54,15 +54,7 @@ unsafe fn typed_array(env: Env, value: Value, expected_kind: i32) -> Option<(*mu
     let mut kind = -1;
     let mut length = 0usize;
     let mut data: *mut c_void = ptr::null_mut();
-    let status = napi::napi_get_typedarray_info(
-        env,
-        value,
-        &mut kind,
-        &mut length,
-        &mut data,
-        ptr::null_mut(),
-        ptr::null_mut(),
-    );
+    let status = napi::napi_get_typedarray_info(env, value, &mut kind, &mut length, &mut data, ptr::null_mut(), ptr::null_mut());
     (status == napi::STATUS_OK && kind == expected_kind).then_some((data, length))
 }
 
@@ -91,12 +83,9 @@ unsafe extern "C" fn js_parse(env: Env, info: CallbackInfo) -> Value {
     let Some((ops_data, ops_len)) = typed_array(env, ops_arg, napi::INT32_ARRAY) else {
         return throw(env, ErrorKind::Type, "ERR_INVALID_ARG_TYPE", "parse: ops must be an Int32Array");
     };
-    let (Some(start), Some(end), Some(max_control_line), Some(max_payload)) = (
-        int32(env, start_arg),
-        int32(env, end_arg),
-        double(env, max_line_arg),
-        double(env, max_payload_arg),
-    ) else {
+    let (Some(start), Some(end), Some(max_control_line), Some(max_payload)) =
+        (int32(env, start_arg), int32(env, end_arg), double(env, max_line_arg), double(env, max_payload_arg))
+    else {
         return throw(env, ErrorKind::Type, "ERR_INVALID_ARG_TYPE", "parse: start, end, maxControlLine and maxPayload must be numbers");
     };
     // Offsets travel back to JS as int32, so a buffer they cannot all index is refused.
@@ -120,7 +109,7 @@ unsafe extern "C" fn js_parse(env: Env, info: CallbackInfo) -> Value {
     if buf_len > 0 && buf_start < ops_start + ops_len * 4 && ops_start < buf_start + buf_len {
         return throw(env, ErrorKind::Range, "ERR_INVALID_ARG_VALUE", "parse: buf and ops overlap");
     }
-    if ops_start % std::mem::align_of::<i32>() != 0 {
+    if !ops_start.is_multiple_of(std::mem::align_of::<i32>()) {
         return throw(env, ErrorKind::Range, "ERR_INVALID_ARG_VALUE", "parse: ops is not 4-byte aligned");
     }
     // A zero-length view may have a null data pointer, which a slice must never hold.
@@ -149,7 +138,11 @@ mod fd {
     /// Like dup(2), but the copy is close-on-exec so child processes never inherit a client socket.
     pub fn duplicate(fd: c_int) -> std::io::Result<c_int> {
         let copy = unsafe { fcntl(fd, F_DUPFD_CLOEXEC, 0 as c_int) };
-        if copy < 0 { Err(std::io::Error::last_os_error()) } else { Ok(copy) }
+        if copy < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(copy)
+        }
     }
 
     pub fn release(fd: c_int) -> std::io::Result<()> {
@@ -158,7 +151,11 @@ mod fd {
         }
         let error = std::io::Error::last_os_error();
         // After EINTR Linux has already released the descriptor; retrying could close a reused one.
-        if error.kind() == std::io::ErrorKind::Interrupted { Ok(()) } else { Err(error) }
+        if error.kind() == std::io::ErrorKind::Interrupted {
+            Ok(())
+        } else {
+            Err(error)
+        }
     }
 }
 
@@ -230,11 +227,13 @@ unsafe fn export(env: Env, exports: Value, name: &'static [u8], callback: napi::
 }
 
 /// Called by Node once per environment (main thread, each worker) that loads the addon.
+///
+/// # Safety
+/// Only Node calls this, with a live `env` and its `exports` object.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Value {
-    let registered = export(env, exports, b"parse\0", js_parse)
-        && export(env, exports, b"dup\0", js_dup)
-        && export(env, exports, b"close\0", js_close);
+    let registered =
+        export(env, exports, b"parse\0", js_parse) && export(env, exports, b"dup\0", js_dup) && export(env, exports, b"close\0", js_close);
     if registered {
         exports
     } else {

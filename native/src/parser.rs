@@ -367,11 +367,7 @@ fn scan(buf: &[u8], start: usize, end: usize, records: &mut Records, max_control
         // anywhere but at the line end, where "\r\n" puts it.
         let first = buf[arg_start];
         let usual_line = first != CR && first != LF && (line.crs == 0 || (line.crs == 1 && line.last_cr == lf - 1));
-        let tokens = if usual_line {
-            line.tokens
-        } else {
-            split_tokens(buf, arg_start, line_end, kind == OP_SUB || kind == OP_UNSUB)
-        };
+        let tokens = if usual_line { line.tokens } else { split_tokens(buf, arg_start, line_end, kind == OP_SUB || kind == OP_UNSUB) };
         let [(s0, e0), (s1, e1), (s2, e2), (s3, e3)] = tokens.spans;
         match kind {
             OP_SUB => {
