@@ -13,6 +13,8 @@ import { RawClient } from '../helpers/raw-client.js';
 import { infoShape, loadTranscripts, longestSend, playTranscript, type SendMode, type Transcript } from './harness.js';
 
 const WHOLE: SendMode = { kind: 'whole' };
+/** A hang fails the test instead of stalling the run. */
+const TEST_TIMEOUT_MS = 60_000;
 
 interface Broker {
   port: number;
@@ -27,7 +29,7 @@ for (const transcript of loadTranscripts()) {
 
 for (const [key, transcripts] of groups) {
   const options = JSON.parse(key) as ReferenceOptions;
-  describe(`transcripts with options ${key}`, () => {
+  describe(`transcripts with options ${key}`, { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     let reference: RunningNatsServer;
     let natrium: Broker;
     /** The reference replies, played once per transcript. */
@@ -51,7 +53,7 @@ for (const [key, transcripts] of groups) {
       return lines;
     }
 
-    test('INFO greeting: the same keys, value types and shared values', async () => {
+    test('INFO greeting: the same keys, value types and shared values', { timeout: TEST_TIMEOUT_MS }, async () => {
       const [ours, theirs] = await Promise.all([RawClient.connect(natrium.port), RawClient.connect(reference.port)]);
       try {
         assert.deepEqual(infoShape(ours.info), infoShape(theirs.info), 'INFO keys and value types differ from nats-server');
@@ -65,14 +67,14 @@ for (const [key, transcripts] of groups) {
     });
 
     for (const transcript of transcripts) {
-      test(transcript.name, async () => {
+      test(transcript.name, { timeout: TEST_TIMEOUT_MS }, async () => {
         const want = await expected(transcript);
         const got = await playTranscript(natrium.port, transcript, WHOLE);
         assert.deepEqual(got, want, `${transcript.file}: "${transcript.name}" differs from nats-server`);
       });
 
       if (!transcript.split) continue;
-      test(`${transcript.name} [sends split at every offset, then byte by byte]`, async () => {
+      test(`${transcript.name} [sends split at every offset, then byte by byte]`, { timeout: TEST_TIMEOUT_MS }, async () => {
         const want = await expected(transcript);
         for (let at = 1; at < longestSend(transcript); at++) {
           const got = await playTranscript(natrium.port, transcript, { kind: 'splitAt', at });

@@ -9,6 +9,8 @@ import { countOccurrences, RawClient } from '../helpers/raw-client.js';
 import { signal, within, withBroker, type Broker } from './broker.js';
 
 const GUARD_MS = 10_000;
+/** A hang anywhere (a close that never completes) fails the test instead of stalling the run. */
+const TEST_TIMEOUT_MS = 60_000;
 const text = new TextEncoder();
 const untext = new TextDecoder();
 
@@ -25,7 +27,7 @@ async function rawSubscriber(broker: Broker, ...subjects: string[]): Promise<Raw
   return raw;
 }
 
-test('max_payload: a violation closes only the offender', async () => {
+test('max_payload: a violation closes only the offender', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({ maxPayload: 1024 }, async (broker) => {
     const [sub, pub] = await Promise.all([client(broker), client(broker)]);
     const got: string[] = [];
@@ -48,7 +50,7 @@ test('max_payload: a violation closes only the offender', async () => {
   });
 });
 
-test('max_payload: a payload of exactly max_payload is accepted', async () => {
+test('max_payload: a payload of exactly max_payload is accepted', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({ maxPayload: 1024 }, async (broker) => {
     const raw = await rawSubscriber(broker, 'p');
     const payload = 'x'.repeat(1024);
@@ -87,7 +89,7 @@ function numberedSubscriber(nc: NatsConnection, subject: string) {
   return { sequence, end: end.promise, reached };
 }
 
-test('slow consumer: a subscriber that stops reading is closed, the others get everything', async () => {
+test('slow consumer: a subscriber that stops reading is closed, the others get everything', { timeout: TEST_TIMEOUT_MS }, async () => {
   const total = 1024; // 32 MiB: well past the kernel's socket buffers plus maxPending
   const batch = 32;
   await withBroker({ maxPending: 256 * 1024, maxPayload: 64 * 1024, writeDeadline: 2_000 }, async (broker) => {
@@ -116,7 +118,7 @@ test('slow consumer: a subscriber that stops reading is closed, the others get e
   });
 });
 
-test('flow control: a burst larger than maxPending does not cut off a subscriber that keeps reading', async () => {
+test('flow control: a burst larger than maxPending does not cut off a subscriber that keeps reading', { timeout: TEST_TIMEOUT_MS }, async () => {
   const total = 1024; // 32 MiB in one burst against a 256 KiB maxPending
   await withBroker({ maxPending: 256 * 1024, maxPayload: 64 * 1024 }, async (broker) => {
     const [healthy, pub] = await Promise.all([client(broker), client(broker)]);
@@ -132,7 +134,7 @@ test('flow control: a burst larger than maxPending does not cut off a subscriber
   });
 });
 
-test("ping interval: unanswered PINGs end in -ERR 'Stale Connection'", async () => {
+test("ping interval: unanswered PINGs end in -ERR 'Stale Connection'", { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({ pingInterval: 100, maxPingsOut: 2 }, async (broker) => {
     const raw = await RawClient.connect(broker.port);
     await raw.send('CONNECT {"verbose":false}\r\n');
@@ -141,7 +143,7 @@ test("ping interval: unanswered PINGs end in -ERR 'Stale Connection'", async () 
   });
 });
 
-test('ping interval: a client answering PINGs stays connected', async () => {
+test('ping interval: a client answering PINGs stays connected', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({ pingInterval: 100, maxPingsOut: 2 }, async (broker) => {
     const raw = await RawClient.connect(broker.port);
     await raw.send('CONNECT {"verbose":false}\r\n');
@@ -163,7 +165,7 @@ test('ping interval: a client answering PINGs stays connected', async () => {
   });
 });
 
-test("max_connections: the connection over the limit gets -ERR 'maximum connections exceeded'", async () => {
+test("max_connections: the connection over the limit gets -ERR 'maximum connections exceeded'", { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({ maxConnections: 2 }, async (broker) => {
     const first = await rawSubscriber(broker);
     const second = await rawSubscriber(broker);
@@ -192,7 +194,7 @@ test("max_connections: the connection over the limit gets -ERR 'maximum connecti
   });
 });
 
-test("max_subscriptions: the subscription over the limit gets -ERR 'maximum subscriptions exceeded'", async () => {
+test("max_subscriptions: the subscription over the limit gets -ERR 'maximum subscriptions exceeded'", { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({ maxSubscriptions: 3 }, async (broker) => {
     const raw = await rawSubscriber(broker, 'a', 'b', 'c');
     await raw.send('SUB d 4\r\nPUB d 1\r\nx\r\nPING\r\n');
@@ -206,7 +208,7 @@ test("max_subscriptions: the subscription over the limit gets -ERR 'maximum subs
   });
 });
 
-test('verbose: +OK after every op (raw) and the nats client works in verbose mode', async () => {
+test('verbose: +OK after every op (raw) and the nats client works in verbose mode', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const raw = await RawClient.connect(broker.port);
     await raw.send('CONNECT {"verbose":true}\r\nSUB v 1\r\nPUB v 2\r\nhi\r\nUNSUB 1\r\nPUB v 2\r\nno\r\nPING\r\n');

@@ -10,6 +10,8 @@ import { RawClient } from '../helpers/raw-client.js';
 import { signal, within, withBroker, type Broker } from './broker.js';
 
 const GUARD_MS = 10_000;
+/** A hang anywhere (a close that never completes) fails the test instead of stalling the run. */
+const TEST_TIMEOUT_MS = 60_000;
 const text = new TextEncoder();
 const untext = new TextDecoder();
 
@@ -33,7 +35,7 @@ function collectUntil(nc: NatsConnection, subject: string, endSubject: string, q
   return { received, done: done.promise };
 }
 
-test('publish/subscribe between two connections', async () => {
+test('publish/subscribe between two connections', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const [sub, pub] = await Promise.all([client(broker), client(broker)]);
     const { received, done } = collectUntil(sub, 'greet.*', 'greet.end');
@@ -50,7 +52,7 @@ test('publish/subscribe between two connections', async () => {
   });
 });
 
-test('wildcards: * matches one token, > one or more', async () => {
+test('wildcards: * matches one token, > one or more', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const [sub, pub] = await Promise.all([client(broker), client(broker)]);
     const star = collectUntil(sub, 'a.*', 'a.end');
@@ -68,7 +70,7 @@ test('wildcards: * matches one token, > one or more', async () => {
   });
 });
 
-test('queue group: each message to exactly one member, spread across members', async () => {
+test('queue group: each message to exactly one member, spread across members', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const members = await Promise.all([client(broker), client(broker), client(broker)]);
     const pub = await client(broker);
@@ -90,7 +92,7 @@ test('queue group: each message to exactly one member, spread across members', a
   });
 });
 
-test('queue group: members that left do not swallow messages', async () => {
+test('queue group: members that left do not swallow messages', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     // Each short-lived connection joins the same group, publishes once and leaves. Its own member is
     // the only live one, so it must receive its message; a stale member of an earlier connection
@@ -108,7 +110,7 @@ test('queue group: members that left do not swallow messages', async () => {
   });
 });
 
-test('queue group and plain subscribers on the same subject both receive', async () => {
+test('queue group and plain subscribers on the same subject both receive', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const [member, plain, pub] = await Promise.all([client(broker), client(broker), client(broker)]);
     const queued = collectUntil(member, 'orders', 'orders.end', 'q');
@@ -123,7 +125,7 @@ test('queue group and plain subscribers on the same subject both receive', async
   });
 });
 
-test('request/reply, many in flight', async () => {
+test('request/reply, many in flight', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const [responder, requester] = await Promise.all([client(broker), client(broker)]);
     responder.subscribe('upper', { callback: (_err, msg) => msg.respond(text.encode(untext.decode(msg.data).toUpperCase())) });
@@ -139,7 +141,7 @@ test('request/reply, many in flight', async () => {
   });
 });
 
-test('no responders: a request with nobody listening rejects with 503', async () => {
+test('no responders: a request with nobody listening rejects with 503', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const nc = await client(broker);
     await assert.rejects(
@@ -150,7 +152,7 @@ test('no responders: a request with nobody listening rejects with 503', async ()
   });
 });
 
-test('headers are preserved: nats client to nats client', async () => {
+test('headers are preserved: nats client to nats client', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const [sub, pub] = await Promise.all([client(broker), client(broker)]);
     const got = signal<Msg>();
@@ -172,7 +174,7 @@ test('headers are preserved: nats client to nats client', async () => {
   });
 });
 
-test('headers are preserved: the header block arrives byte for byte', async () => {
+test('headers are preserved: the header block arrives byte for byte', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const sub = await RawClient.connect(broker.port);
     await sub.send('CONNECT {"verbose":false,"headers":true}\r\nSUB raw.h 7\r\nPING\r\n');
@@ -190,7 +192,7 @@ test('headers are preserved: the header block arrives byte for byte', async () =
   });
 });
 
-test('echo false: own messages are not delivered, others are', async () => {
+test('echo false: own messages are not delivered, others are', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const [quiet, other] = await Promise.all([client(broker, { noEcho: true }), client(broker)]);
     const received: string[] = [];
@@ -210,7 +212,7 @@ test('echo false: own messages are not delivered, others are', async () => {
   });
 });
 
-test('UNSUB with max: auto-unsubscribes after max messages, also on the broker', async () => {
+test('UNSUB with max: auto-unsubscribes after max messages, also on the broker', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const [sub, pub] = await Promise.all([client(broker), client(broker)]);
     const subscription = sub.subscribe('limited', { max: 3 });
@@ -234,7 +236,7 @@ test('UNSUB with max: auto-unsubscribes after max messages, also on the broker',
   });
 });
 
-test('a 1 MiB payload (the default max_payload) with CRLF inside arrives intact', async () => {
+test('a 1 MiB payload (the default max_payload) with CRLF inside arrives intact', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const [sub, pub] = await Promise.all([client(broker), client(broker)]);
     const got = signal<Msg>();
@@ -250,7 +252,7 @@ test('a 1 MiB payload (the default max_payload) with CRLF inside arrives intact'
   });
 });
 
-test('binary payloads with every byte value and protocol text inside', async () => {
+test('binary payloads with every byte value and protocol text inside', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const [sub, pub] = await Promise.all([client(broker), client(broker)]);
     const payloads = [
@@ -276,7 +278,7 @@ test('binary payloads with every byte value and protocol text inside', async () 
   });
 });
 
-test('10 000 messages arrive complete and in order', async () => {
+test('10 000 messages arrive complete and in order', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const [sub, pub] = await Promise.all([client(broker), client(broker)]);
     const total = 10_000;
@@ -298,7 +300,7 @@ test('10 000 messages arrive complete and in order', async () => {
   });
 });
 
-test('200 concurrent connections exchange messages', async () => {
+test('200 concurrent connections exchange messages', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {
     const count = 200;
     const connections = await within(
