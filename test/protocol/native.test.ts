@@ -186,6 +186,15 @@ describe('native addon', () => {
     assert.match(notAnAddon.error ?? '', /does not export parse, dup and close/);
   });
 
+  it("the crate's own tests pass in a debug build (arithmetic overflow checks on)", () => {
+    const manifest = fileURLToPath(new URL('../../../native/Cargo.toml', import.meta.url));
+    const cargo = spawnSync('cargo', ['test', '--quiet', '--manifest-path', manifest], { encoding: 'utf8', timeout: 300_000 });
+    // Without cargo there is no crate to test (and loadedAddon checks that the fallback says so).
+    if (cargo.error !== undefined && (cargo.error as NodeJS.ErrnoException).code === 'ENOENT' && loadedAddon() === null) return;
+    assert.equal(cargo.status, 0, `${cargo.stdout}\n${cargo.stderr}`);
+    assert.match(cargo.stdout, /test result: ok\. [1-9]\d* passed; 0 failed/);
+  });
+
   it('a parse on an empty range writes an empty result', () => {
     const addon = loadedAddon();
     if (addon === null) return;
