@@ -125,19 +125,33 @@ mod fd {
 
     extern "C" {
         fn fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
+        fn dup(fd: c_int) -> c_int;
         fn close(fd: c_int) -> c_int;
     }
 
+    /// fcntl's F_DUPFD_CLOEXEC where its value is known; elsewhere a plain dup.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    const F_DUPFD_CLOEXEC: c_int = 1030;
+    const F_DUPFD_CLOEXEC: Option<c_int> = Some(1030);
     #[cfg(any(target_os = "macos", target_os = "ios"))]
-    const F_DUPFD_CLOEXEC: c_int = 67;
-    #[cfg(any(target_os = "freebsd", target_os = "openbsd", target_os = "netbsd", target_os = "dragonfly"))]
-    const F_DUPFD_CLOEXEC: c_int = 17;
+    const F_DUPFD_CLOEXEC: Option<c_int> = Some(67);
+    #[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
+    const F_DUPFD_CLOEXEC: Option<c_int> = Some(17);
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly"
+    )))]
+    const F_DUPFD_CLOEXEC: Option<c_int> = None;
 
     /// Like dup(2), but the copy is close-on-exec so child processes never inherit a client socket.
     pub fn duplicate(fd: c_int) -> std::io::Result<c_int> {
-        let copy = unsafe { fcntl(fd, F_DUPFD_CLOEXEC, 0 as c_int) };
+        let copy = match F_DUPFD_CLOEXEC {
+            Some(command) => unsafe { fcntl(fd, command, 0 as c_int) },
+            None => unsafe { dup(fd) },
+        };
         if copy < 0 {
             Err(std::io::Error::last_os_error())
         } else {

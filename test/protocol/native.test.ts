@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -130,6 +131,19 @@ describe('native addon', () => {
       assert.throws(() => addon.close(duplicate), { code: 'EBADF', message: /close\(\d+\) failed: Bad file descriptor/ });
     } finally {
       server.close();
+    }
+  });
+
+  it('the duplicate is close-on-exec, so child processes never inherit a client socket', () => {
+    const addon = loadedAddon();
+    if (addon === null || process.platform !== 'linux') return;
+    const duplicate = addon.dup(1);
+    try {
+      const flags = /flags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${duplicate}`, 'utf8'))?.[1];
+      const O_CLOEXEC = 0o2000000;
+      assert.ok(flags !== undefined && (parseInt(flags, 8) & O_CLOEXEC) !== 0, `fd flags ${flags}`);
+    } finally {
+      addon.close(duplicate);
     }
   });
 
