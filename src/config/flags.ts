@@ -110,7 +110,8 @@ Logging Options:
 
 Signal Options:
         --signal <signal>[=<pid>]    Send a signal to a natrium process (stop, quit, term, reload, ldm, reopen);
-                                     <pid> is a process id or a pid file; without it, -P is read
+                                     <pid> is a process id or a pid file; without it, -P is read, and
+                                     without -P the one natrium server running here is signalled
 
 Common Options:
     -h, --help                       Show this message

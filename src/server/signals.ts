@@ -3,7 +3,7 @@
  * SIGHUP reloads the config file), the pid file, the ports file, and `--signal` to send a signal to
  * another natrium process.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -22,13 +22,68 @@ export const SIGNAL_COMMANDS: Record<string, NodeJS.Signals> = {
   ldm: 'SIGUSR2',
 };
 
-/** `--signal <command>[=<pid or pid file>]`; without a target the pid file of -P is read. */
-export function sendSignal(command: string, pidOrFile: string | null): number {
+/**
+ * Natrium servers running on this machine (Linux /proc): processes whose command line runs the
+ * same entry script as `entry` (a real path), other than `self`, and not themselves sending a signal. nats-server
+ * finds its processes by name (pgrep) the same way when --signal names no pid.
+ */
+export function findServerProcesses(entry: string, self: number, procRoot = '/proc'): number[] {
+  const found: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(procRoot);
+  } catch {
+    return found;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name) || Number(name) === self) continue;
+    let args: string[];
+    try {
+      args = readFileSync(path.join(procRoot, name, 'cmdline'), 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    const runsEntry = args.slice(0, 2).some((arg) => arg !== '' && realPath(path.resolve(processCwd(procRoot, name), arg)) === entry);
+    if (runsEntry && !args.some((arg) => arg === '--signal' || arg === '-signal' || arg.startsWith('--signal=') || arg === '-sl' || arg === '--sl')) {
+      found.push(Number(name));
+    }
+  }
+  return found.sort((a, b) => a - b);
+}
+
+/** A process's working directory, against which its relative arguments resolve. */
+function processCwd(procRoot: string, pid: string): string {
+  try {
+    return readlinkSync(path.join(procRoot, pid, 'cwd'));
+  } catch {
+    return '/';
+  }
+}
+
+/** Symlinks resolved (`node_modules/.bin/natrium` is the CLI script itself). */
+function realPath(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
+}
+
+/**
+ * `--signal <command>[=<pid or pid file>]`; without a target the pid file of -P is read, and
+ * without that the one natrium server running on this machine is signalled.
+ */
+export function sendSignal(command: string, pidOrFile: string | null, entry = realPath(path.resolve(process.argv[1]))): number {
   const signal = SIGNAL_COMMANDS[command.toLowerCase()];
   if (signal === undefined) {
     throw new Error(`unknown signal "${command}": use ${Object.keys(SIGNAL_COMMANDS).join(', ')}`);
   }
-  if (pidOrFile === null) throw new Error(`no process to signal: use --signal ${command}=<pid or pid file> or -P <pid file>`);
+  if (pidOrFile === null) {
+    const running = findServerProcesses(entry, process.pid);
+    if (running.length === 0) throw new Error('no natrium process running: use --signal <signal>=<pid or pid file> or -P <pid file>');
+    if (running.length > 1) throw new Error(`multiple natrium processes running (${running.join(', ')}): use --signal ${command}=<pid>`);
+    pidOrFile = String(running[0]);
+  }
   let pidText = pidOrFile;
   if (!/^\d+$/.test(pidOrFile)) {
     try {
