@@ -297,29 +297,36 @@ test('unknown paths are 404; / serves the dashboard', async () => {
 });
 
 test('a slow consumer is counted and kept as closed with its reason', async () => {
-  const slow = await startTestServer({ httpPort: -1, maxPending: 64 * 1024 });
+  const slow = await startTestServer({ httpPort: -1, maxPending: 64 * 1024, writeDeadline: 1000 });
+  const varzOf = async (): Promise<Json> => (await fetch(`${slow.monitorUrl}/varz`)).json() as Promise<Json>;
   try {
     const reader = await RawClient.connect(slow.port);
     await reader.send('CONNECT {"verbose":false,"name":"slowpoke"}\r\nSUB big 1\r\nPING\r\n');
     await reader.readUntil('PONG\r\n');
+    reader.pauseReading();
     const writer = await connect({ servers: slow.url, reconnect: false });
-    // The subscription may live on another worker: publish until the reader is cut off.
     const payload = new Uint8Array(100 * 1024);
-    const cut = reader.expectClosed(GUARD_MS);
-    const publishing = (async () => {
-      while (!reader.closed) {
-        writer.publish('big', payload);
-        await writer.flush();
-      }
-    })();
-    await cut;
-    await publishing;
+    // Publish until the server gives up on the reader (pending bytes or write deadline).
+    await within(
+      (async () => {
+        for (;;) {
+          for (let i = 0; i < 20; i++) writer.publish('big', payload);
+          await writer.flush();
+          if ((await varzOf()).slow_consumers >= 1) return;
+        }
+      })(),
+      GUARD_MS,
+      'the slow consumer to be cut off',
+    );
+    reader.resumeReading();
+    await reader.expectClosed(GUARD_MS);
     await writer.close();
-    const varz = await (await fetch(`${slow.monitorUrl}/varz`)).json();
-    assert.equal(varz.slow_consumers, 1);
-    const closed = await (await fetch(`${slow.monitorUrl}/connz?state=closed`)).json();
+    assert.equal((await varzOf()).slow_consumers, 1);
+    const closed = (await (await fetch(`${slow.monitorUrl}/connz?state=closed`)).json()) as Json;
     const entry = closed.connections.find((c: Json) => c.name === 'slowpoke');
-    assert.equal(entry.reason, 'Slow Consumer (Pending Bytes)');
+    assert.match(entry.reason, /^Slow Consumer \((Pending Bytes|Write Deadline)\)$/);
+    const workerz = (await (await fetch(`${slow.monitorUrl}/workerz`)).json()) as Json;
+    assert.equal(workerz.workers.reduce((n: number, w: Json) => n + w.slow_consumers, 0), 1);
   } finally {
     await slow.close();
   }
