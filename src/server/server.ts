@@ -76,6 +76,8 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     server_name: options.serverName || serverId,
     version: NATS_PROTOCOL_VERSION,
     proto: 1,
+    // nats-server names its runtime here; clients only display it.
+    go: `node${process.version}`,
     host: options.host,
     port: options.port,
     headers: true,

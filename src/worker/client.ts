@@ -79,6 +79,8 @@ export class Client implements OpSink {
   closed = false;
   /** Set while queued for the shard's next flush. */
   dirty = false;
+  /** Held a publisher for STALL_MAX_MS without draining: left to the slow-consumer policy. */
+  stallExpired = false;
   pingsOut = 0;
   msgsIn = 0;
   bytesIn = 0;
@@ -97,10 +99,14 @@ export class Client implements OpSink {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       if (this.closed) return;
-      this.shard.mesh.sync();
+      this.shard.beginRead(this);
       this.reader.feed(chunk, this);
+      this.shard.endRead();
     });
-    socket.on('drain', () => this.clearWriteDeadline());
+    socket.on('drain', () => {
+      this.clearWriteDeadline();
+      this.shard.flow.consumerDrained(this);
+    });
     socket.on('error', () => this.close('Read Error'));
     // Sockets are half-open: on the peer's FIN, what is pending is still flushed before ending.
     socket.on('end', () => this.close('Client Closed'));
@@ -111,8 +117,8 @@ export class Client implements OpSink {
 
   /** Handles a batch of parsed ops; returns false once the connection closed. */
   onOps(buf: Uint8Array, ops: Int32Array, count: number): boolean {
-    // Socket chunks are Buffers already; only a reassembled split op arrives as a plain view.
-    const src = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    // Socket chunks and the reader's carry are both Buffers.
+    const src = buf as Buffer;
     for (let i = 0, r = HDR_SIZE; i < count; i++, r += OP_STRIDE) {
       if (this.closed) return false;
       switch (ops[r] as OpKind) {
@@ -125,7 +131,8 @@ export class Client implements OpSink {
             this.close('Protocol Violation');
             return false;
           }
-          this.processPub(src, ops[r + 1], ops[r + 2], ops[r + 3], ops[r + 4], ops[r + 7], ops[r + 5], ops[r + 6]);
+          // An empty header block makes a plain message, as in nats-server.
+          this.processPub(src, ops[r + 1], ops[r + 2], ops[r + 3], ops[r + 4], ops[r + 7] > 0 ? ops[r + 7] : -1, ops[r + 5], ops[r + 6]);
           break;
         case OpKind.SUB:
           this.processSub(src, ops[r + 1], ops[r + 2], ops[r + 3], ops[r + 4], ops[r + 5], ops[r + 6]);
@@ -269,19 +276,28 @@ export class Client implements OpSink {
     this.shard.markDirty(this);
   }
 
-  /** Called by the shard after delivery appended to this client's outbound buffer. */
-  checkPending(): void {
-    if (this.outbound.length + this.socket.writableLength > this.shard.options.maxPending) {
-      this.shard.log.warn({ cid: this.id }, `Slow Consumer Detected: MaxPending of ${this.shard.options.maxPending} Exceeded`);
-      this.shard.stats.slowConsumers++;
-      this.close('Slow Consumer (Pending Bytes)');
-    }
+  /** Bytes queued for this client: not yet flushed, plus written but not taken by the kernel. */
+  pendingBytes(): number {
+    return this.outbound.length + this.socket.writableLength;
+  }
+
+  slowConsumer(): void {
+    this.shard.log.warn({ cid: this.id }, `Slow Consumer Detected: MaxPending of ${this.shard.options.maxPending} Exceeded`);
+    this.shard.stats.slowConsumers++;
+    this.close('Slow Consumer (Pending Bytes)');
   }
 
   flush(): void {
     this.dirty = false;
     if (this.closed) return;
     this.outbound.flushTo(this.socket);
+    // What the kernel did not take stays queued here: over max_pending, a slow consumer.
+    if (this.socket.writableLength > this.shard.options.maxPending) {
+      this.slowConsumer();
+      return;
+    }
+    // The kernel took enough: publishers held for this client may go on.
+    if (this.socket.writableLength <= this.shard.flow.stallThreshold) this.shard.flow.consumerDrained(this);
     if (this.socket.writableLength > 0 && this.writeDeadlineTimer === null) {
       this.writeDeadlineTimer = setTimeout(() => this.onWriteDeadline(), this.shard.options.writeDeadline);
     }
@@ -330,6 +346,7 @@ export class Client implements OpSink {
     for (const sub of this.subs.values()) this.shard.removeSubscription(sub);
     this.subs.clear();
     this.shard.removeClient(this, reason);
+    this.shard.flow.consumerDrained(this);
     const socket = this.socket;
     if (reason.startsWith('Slow Consumer') || reason === 'Read Error' || socket.destroyed) {
       this.outbound.discard();

@@ -192,22 +192,51 @@ export class ShardMesh {
     this.rings.commit();
   }
 
+  /** True while a ring to a peer is full and records wait in the local overflow. */
+  get overflowing(): boolean {
+    for (let w = 0; w < this.workers; w++) {
+      const producer = this.rings.producers[w];
+      if (producer !== null && producer.overflowBytes > 0) return true;
+    }
+    return false;
+  }
+
+  private receiving: { handler: RecordHandler; afterDrain: () => void; canDrain: () => boolean } | null = null;
+  private drainDeferred = false;
+
   /**
    * Delivers records from peers as they arrive, forever: parks on this worker's doorbell, then
-   * drains on a fresh event-loop turn so socket I/O is never starved.
+   * drains on a fresh event-loop turn so socket I/O is never starved. While `canDrain` is false
+   * (a local consumer is being waited for) records stay in the rings until resumeReceiving().
    */
-  startReceiving(handler: RecordHandler, afterDrain: () => void): void {
+  startReceiving(handler: RecordHandler, afterDrain: () => void, canDrain: () => boolean): void {
     if (this.workers === 1) return;
-    const drainOnce = (): void => {
-      this.directory.sync();
-      this.rings.drain(handler);
-      afterDrain();
-      wait();
-    };
-    const wait = (): void => {
-      this.rings.park().then(() => setImmediate(drainOnce));
-    };
-    wait();
+    this.receiving = { handler, afterDrain, canDrain };
+    this.waitForRecords();
+  }
+
+  resumeReceiving(): void {
+    if (this.drainDeferred) {
+      this.drainDeferred = false;
+      setImmediate(this.drainOnce);
+    }
+  }
+
+  private readonly drainOnce = (): void => {
+    const receiving = this.receiving!;
+    if (!receiving.canDrain()) {
+      this.drainDeferred = true;
+      return;
+    }
+    this.directory.sync();
+    this.rings.drain(receiving.handler, receiving.canDrain);
+    receiving.afterDrain();
+    if (receiving.canDrain()) this.waitForRecords();
+    else this.drainDeferred = true;
+  };
+
+  private waitForRecords(): void {
+    this.rings.park().then(() => setImmediate(this.drainOnce));
   }
 }
 

@@ -379,6 +379,8 @@ export class RingRecord {
 
 export type RecordHandler = (record: RingRecord) => void;
 
+const ALWAYS = (): boolean => true;
+
 /** The reading end of one ring. Used by exactly one thread. */
 export class RingConsumer {
   readonly capacity: number;
@@ -407,10 +409,11 @@ export class RingConsumer {
 
   /**
    * Calls `handler` for every record published so far, in order, then frees their space with one
-   * Atomics.store of the head. Returns the number of records. A handler that throws ends the drain;
+   * Atomics.store of the head. Returns the number of records. Stops early, leaving the rest in the
+   * ring, once `canContinue` returns false (a local consumer must drain first). A handler that throws ends the drain;
    * its record counts as consumed.
    */
-  drain(handler: RecordHandler): number {
+  drain(handler: RecordHandler, canContinue: () => boolean = ALWAYS): number {
     const tail = Atomics.load(this.control, TAIL);
     let head = this.head;
     if (tail === head) return 0;
@@ -418,7 +421,7 @@ export class RingConsumer {
     const record = this.record;
     let count = 0;
     try {
-      while (head !== tail) {
+      while (head !== tail && canContinue()) {
         const position = head & this.mask;
         const w = position >> 2;
         const size = words[w];
@@ -546,11 +549,11 @@ export class RingMesh {
    * Drains every incoming ring into `handler`, then commits (records the handler forwarded, and
    * overflow that fits now that a peer freed space). Returns the number of records handled.
    */
-  drain(handler: RecordHandler): number {
+  drain(handler: RecordHandler, canContinue: () => boolean = ALWAYS): number {
     let count = 0;
     for (let peer = 0; peer < this.workers; peer++) {
       const consumer = this.consumers[peer];
-      if (consumer !== null) count += consumer.drain(handler);
+      if (consumer !== null) count += consumer.drain(handler, canContinue);
     }
     this.commit();
     return count;

@@ -9,6 +9,7 @@ import { Sublist, type SublistResult } from '../sublist/sublist.js';
 import { Client, Subscription, type CloseReason } from './client.js';
 import type { ShardMesh } from './mesh.js';
 import type { RingRecord } from './ring.js';
+import { FlowControl } from './flow-control.js';
 
 /** Counters of one shard, read by the main thread for monitoring. */
 export interface ShardStats {
@@ -42,6 +43,7 @@ export class Shard {
   /** Shared by every connection: ops are consumed synchronously within one read. */
   private readonly ops = new Int32Array(OPS_ARRAY_LENGTH);
   private readonly dirtyClients: Client[] = [];
+  readonly flow: FlowControl;
   private flushScheduled = false;
   /** Told of every connection that leaves, with nats-server's close reason (monitoring keeps them). */
   onClientClosed: ((client: Client, reason: CloseReason) => void) | null = null;
@@ -52,7 +54,19 @@ export class Shard {
     private readonly info: ServerInfo,
     readonly log: Logger,
     readonly mesh: ShardMesh,
-  ) {}
+  ) {
+    this.flow = new FlowControl(options.maxPending / 2, () => mesh.resumeReceiving());
+  }
+
+  /** Around the processing of one read of `client`: learn new queue groups, track the reader. */
+  beginRead(client: Client): void {
+    this.mesh.sync();
+    this.flow.currentReader = client;
+  }
+
+  endRead(): void {
+    this.flow.currentReader = null;
+  }
 
   /** Takes ownership of an accepted connection and greets it with INFO. */
   addConnection(socket: Socket, clientId: number): Client {
@@ -117,7 +131,10 @@ export class Shard {
       }
     }
     const forwarded = this.mesh.forward(src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen, 0, true);
-    if (forwarded > 0) this.scheduleFlush();
+    if (forwarded > 0) {
+      this.scheduleFlush();
+      if (this.mesh.overflowing) this.flow.ringFull();
+    }
     if (delivered === 0 && forwarded === 0 && replyLen > 0 && publisher.noResponders) {
       this.sendNoResponders(publisher, src, replyOff, replyLen);
     }
@@ -216,7 +233,8 @@ export class Shard {
     client.msgsOut++;
     client.bytesOut += payloadLen;
     this.markDirty(client);
-    client.checkPending();
+    // max_pending is enforced when the client is flushed (a read may add a burst meanwhile).
+    if (client.pendingBytes() > this.flow.stallThreshold) this.flow.consumerOverThreshold(client);
     this.stats.msgsOut++;
     this.stats.bytesOut += payloadLen;
     sub.delivered++;
@@ -253,6 +271,7 @@ export class Shard {
     for (let i = 0; i < dirty.length; i++) dirty[i].flush();
     dirty.length = 0;
     this.mesh.commit();
+    if (this.flow.holdingForRing && !this.mesh.overflowing) this.flow.ringsDrained();
   };
 
   /** Closes every connection (server shutdown). */

@@ -49,7 +49,7 @@ const log = createLogger(config.options, { worker: config.index });
 const backend = selectParser(config.options.parser);
 const mesh = new ShardMesh(config.mesh, config.index, (region) => post({ type: 'interest-region', worker: config.index, region }));
 const shard = new Shard(config.options, backend.parse, config.info, log, mesh);
-mesh.startReceiving((record) => shard.deliverFromPeer(record), shard.flushAll);
+mesh.startReceiving((record) => shard.deliverFromPeer(record), shard.flushAll, () => !shard.flow.blocked);
 const counters = config.counters;
 const workerStats = new WorkerStats(shard, config.index);
 shard.onClientClosed = (client, reason) => workerStats.recordClosed(client, reason);

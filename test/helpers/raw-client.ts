@@ -163,12 +163,18 @@ export class RawClient {
     this.socket.resume();
   }
 
-  /** Closes from our side and waits for the socket to be gone. */
+  /**
+   * Closes from our side and waits for the server's FIN, so the server has dropped this
+   * connection's subscriptions before the next test step (a queue member left behind would
+   * take messages). A server that does not answer within a second is cut.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     const gone = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
-    this.socket.destroy();
+    const timer = setTimeout(() => this.socket.destroy(), 1000);
+    this.socket.end();
     await gone;
+    clearTimeout(timer);
   }
 
   private waitFor<T>(check: () => T | undefined, timeoutMs: number, onTimeout: () => string): Promise<T> {
