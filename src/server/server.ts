@@ -15,6 +15,7 @@ import { acceptedSlot, createConnectionCounters, openSlot } from './shared-state
 import { createMeshBuffers } from '../worker/mesh.js';
 import { startMonitoring, type MonitorServer } from '../monitor/http-server.js';
 import { reopenLogFile } from './log-file.js';
+import { assertReloadable } from './signals.js';
 import { NATRIUM_VERSION, NATS_PROTOCOL_VERSION } from './version.js';
 
 export interface RunningServer {
@@ -25,7 +26,10 @@ export interface RunningServer {
   serverId: string;
   /** http://host:port of the monitoring endpoints, when httpPort enabled them. */
   monitorUrl?: string;
-  /** Applies changed limits and log level to the running server; new connections use them. */
+  /**
+   * Applies changed limits and log level to the running server; new connections use them. Throws
+   * for options that cannot change live (port, host, workers, ...).
+   */
   reload(changes: Partial<ServerOptions>): void;
   /**
    * Lame-duck mode: stops accepting, tells clients (INFO ldm), closes them gradually over
@@ -206,6 +210,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   log.info('Server is ready');
 
   function reload(changes: Partial<ServerOptions>): void {
+    assertReloadable(changes);
     Object.assign(options, changes);
     info.max_payload = options.maxPayload;
     log.level = options.logLevel;

@@ -144,6 +144,12 @@ export function reloadChanges(current: Partial<ServerOptions>, next: Partial<Ser
   return changes;
 }
 
+/** Throws, naming them, if `changes` holds options that cannot change on a running server. */
+export function assertReloadable(changes: Partial<ServerOptions>): void {
+  const refused = (Object.keys(changes) as (keyof ServerOptions)[]).filter((key) => !RELOADABLE.has(key));
+  if (refused.length > 0) throw new Error(`config reload not supported for ${refused.map((key) => CONFIG_KEY[key] ?? key).join(', ')}`);
+}
+
 /** nats-server's ports file: the URLs clients and tools may use, one list per kind. */
 export interface PortsInfo {
   nats: string[];
