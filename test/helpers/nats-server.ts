@@ -44,12 +44,12 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export function assertNatsServerInstalled(): void {
+export function assertNatsServerInstalled(binary = NATS_SERVER_BIN): void {
   try {
-    accessSync(NATS_SERVER_BIN, constants.X_OK);
+    accessSync(binary, constants.X_OK);
   } catch {
     throw new Error(
-      `nats-server not found at ${NATS_SERVER_BIN}: differential tests need the reference broker. ` +
+      `nats-server not found at ${binary}: differential tests need the reference broker. ` +
         'Install it with `apt-get install -y nats-server` (or set NATS_SERVER_BIN).',
     );
   }
@@ -71,13 +71,13 @@ export function natsServerConfig(options: ReferenceOptions): string {
 }
 
 /** Starts nats-server on 127.0.0.1 and a free port; resolves once it accepts connections. */
-export async function startNatsServer(options: ReferenceOptions = {}): Promise<RunningNatsServer> {
-  assertNatsServerInstalled();
+export async function startNatsServer(options: ReferenceOptions = {}, binary = NATS_SERVER_BIN): Promise<RunningNatsServer> {
+  assertNatsServerInstalled(binary);
   const dir = mkdtempSync(path.join(tmpdir(), 'natrium-ref-'));
   const configFile = path.join(dir, 'nats-server.conf');
   writeFileSync(configFile, natsServerConfig(options));
   // -p -1 lets nats-server pick the port itself (no race with another process); we read it from its log.
-  const child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', '-1', '-c', configFile], {
+  const child = spawn(binary, ['-a', '127.0.0.1', '-p', '-1', '-c', configFile], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   running.add(child);
