@@ -325,3 +325,96 @@ test('200 concurrent connections exchange messages', { timeout: TEST_TIMEOUT_MS 
     await closeAll(...connections);
   });
 });
+
+test('fan-out: 20 subscribers on separate connections each get 500 messages in order', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withBroker({}, async (broker) => {
+    const subscribers = await Promise.all(Array.from({ length: 20 }, () => client(broker)));
+    const pub = await client(broker);
+    const total = 500;
+    const seen = subscribers.map(() => [] as number[]);
+    const done = subscribers.map(() => signal<void>());
+    subscribers.forEach((nc, i) =>
+      nc.subscribe('fan', {
+        callback: (_err, msg) => {
+          if (seen[i]!.push(Number(untext.decode(msg.data))) === total) done[i]!.resolve();
+        },
+      }),
+    );
+    await Promise.all(subscribers.map((nc) => nc.flush()));
+    for (let n = 0; n < total; n++) pub.publish('fan', text.encode(String(n)));
+    await within(Promise.all(done.map((d) => d.promise)), 20_000, `fan-out (counts ${seen.map((s) => s.length)})`);
+    const expected = Array.from({ length: total }, (_, n) => n);
+    seen.forEach((s, i) => assert.deepEqual(s, expected, `subscriber ${i}`));
+    await closeAll(...subscribers, pub);
+  });
+});
+
+test('1000 subscriptions on one connection each get their message', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withBroker({}, async (broker) => {
+    const [sub, pub] = await Promise.all([client(broker), client(broker)]);
+    const count = 1000;
+    const got = new Set<string>();
+    const all = signal<void>();
+    for (let i = 0; i < count; i++) {
+      sub.subscribe(`many.${i}.x`, {
+        callback: (_err, msg) => {
+          got.add(msg.subject);
+          if (got.size === count) all.resolve();
+        },
+      });
+    }
+    await sub.flush();
+    for (let i = count - 1; i >= 0; i--) pub.publish(`many.${i}.x`);
+    await within(all.promise, GUARD_MS, `messages on ${count} subjects (got ${got.size})`);
+    await closeAll(sub, pub);
+  });
+});
+
+test('unsubscribe and drain with the nats client', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withBroker({}, async (broker) => {
+    const [sub, pub] = await Promise.all([client(broker), client(broker)]);
+    const stopped = sub.subscribe('stop');
+    await sub.flush();
+    stopped.unsubscribe();
+    await sub.flush();
+    await assert.rejects(
+      pub.request('stop', text.encode('?'), { timeout: GUARD_MS }),
+      (err: NatsError) => err.code === ErrorCode.NoResponders,
+      'no interest left after unsubscribe',
+    );
+
+    const drained: string[] = [];
+    sub.subscribe('drain', { callback: (_err, msg) => drained.push(untext.decode(msg.data)) });
+    await sub.flush();
+    for (let i = 0; i < 100; i++) pub.publish('drain', text.encode(String(i)));
+    await pub.flush();
+    await within(sub.drain(), GUARD_MS, 'drain');
+    assert.equal(drained.length, 100, 'messages published before the drain are delivered');
+    assert.ok(sub.isClosed());
+    await closeAll(pub);
+  });
+});
+
+test('a client dropping mid-message affects nobody else', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withBroker({}, async (broker) => {
+    const [sub, pub] = await Promise.all([client(broker), client(broker)]);
+    const got: string[] = [];
+    const last = signal<void>();
+    sub.subscribe('shared', {
+      callback: (_err, msg) => {
+        got.push(untext.decode(msg.data));
+        if (untext.decode(msg.data) === 'last') last.resolve();
+      },
+    });
+    await sub.flush();
+    for (const partial of ['PUB shared 100\r\nabc', 'PUB shar', 'CONNECT {"verb', 'HPUB shared 12 20\r\nNATS/1.0\r\n']) {
+      const dropper = await RawClient.connect(broker.port);
+      await dropper.send(`CONNECT {"verbose":false,"headers":true}\r\n${partial}`);
+      await dropper.close();
+    }
+    pub.publish('shared', text.encode('last'));
+    await within(last.promise, GUARD_MS, 'the message after the dropped clients');
+    assert.deepEqual(got, ['last']);
+    await closeAll(sub, pub);
+  });
+});
