@@ -3,7 +3,9 @@
  * (V8 writes one profile per thread: the main thread and every worker) and prints, per thread,
  * the functions with the most self time. That is where per-message costs show up first.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { startNatrium, type NatriumSettings } from './brokers.js';
 import { runScenario, type GeneratorOptions } from './generator.js';
@@ -15,7 +17,7 @@ import { markdownTable, table } from './stats.js';
 
 interface CpuProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
 }
 
 interface CpuProfile {
@@ -40,6 +42,27 @@ export interface ThreadProfile {
   top: HotFunction[];
 }
 
+const sourceMaps = new Map<string, SourceMap | null>();
+
+/**
+ * `file:line` of a frame, mapped back to the TypeScript source through the compiled file's source
+ * map when there is one (so the table points at src/, not dist/); the last two path segments only.
+ */
+function sourceLocation(url: string, line: number, column: number): string {
+  if (!url) return '';
+  let where = { file: url, line: line + 1 };
+  if (url.startsWith('file://')) {
+    const file = fileURLToPath(url);
+    if (!sourceMaps.has(file)) {
+      const mapFile = `${file}.map`;
+      sourceMaps.set(file, existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))) : null);
+    }
+    const entry = sourceMaps.get(file)?.findEntry(line, column);
+    where = entry && 'originalSource' in entry ? { file: entry.originalSource, line: entry.originalLine + 1 } : { file, line: line + 1 };
+  }
+  return `${where.file.split('/').slice(-2).join('/')}:${where.line}`;
+}
+
 /** Self time per function of one .cpuprofile, busiest first. */
 export function summarizeProfile(profile: CpuProfile, limit: number): { busyMs: number; totalMs: number; top: HotFunction[] } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -55,8 +78,7 @@ export function summarizeProfile(profile: CpuProfile, limit: number): { busyMs: 
       idleUs += delta;
       continue;
     }
-    const file = frame.url ? frame.url.replace(/^file:\/\//, '').split('/').slice(-2).join('/') : '';
-    const location = file ? `${file}:${frame.lineNumber + 1}` : '';
+    const location = sourceLocation(frame.url, frame.lineNumber, frame.columnNumber);
     const name = frame.functionName || '(anonymous)';
     const key = `${name} ${location}`;
     const entry = self.get(key) ?? { name, location, selfMs: 0, share: 0 };

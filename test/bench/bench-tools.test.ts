@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { renderChart } from '../../src/bench/chart.js';
 import { DEFAULT_GENERATOR_OPTIONS, parseNbenchResult, runScenario } from '../../src/bench/generator.js';
 import { scaled, selectScenarios, type Scenario } from '../../src/bench/scenarios.js';
+import { summarizeProfile } from '../../src/bench/profile.js';
 import { percentile } from '../../src/bench/stats.js';
 import { recommend, scoreRows } from '../../src/bench/tune.js';
 import { InboundScanner, parseUrl } from '../../src/bench/wire.js';
@@ -102,6 +103,29 @@ describe('scenarios and helpers', () => {
     assert.deepEqual(rows.map((r) => Number(r.score.toFixed(3))), [0.333, 0.667, 0.683, 1]);
     assert.equal(recommend(rows).workers, 2);
     assert.equal(recommend(scoreRows([[100], [90]], [true, true])).workers, 1);
+  });
+
+  it('sums self time per function of a CPU profile, idle excluded from the busy share', () => {
+    const frame = (functionName: string, url = '') => ({ functionName, url, lineNumber: 9, columnNumber: 0 });
+    const profile = {
+      nodes: [
+        { id: 1, callFrame: frame('(idle)') },
+        { id: 2, callFrame: frame('hot', 'file:///nowhere/x/hot.js') },
+        { id: 3, callFrame: frame('cold', 'file:///nowhere/x/hot.js') },
+      ],
+      samples: [1, 2, 2, 3, 1, 2],
+      timeDeltas: [5000, 1000, 1000, 1000, 5000, 1000],
+    };
+    const summary = summarizeProfile(profile, 5);
+    assert.equal(summary.totalMs, 14);
+    assert.equal(summary.busyMs, 4);
+    assert.deepEqual(
+      summary.top.map((f) => [f.name, f.location, f.selfMs, f.share]),
+      [
+        ['hot', 'x/hot.js:10', 3, 0.75],
+        ['cold', 'x/hot.js:10', 1, 0.25],
+      ],
+    );
   });
 
   it('renders a well-formed SVG chart with one bar per series and group', () => {
