@@ -129,18 +129,13 @@ const CONFIG_KEY: Partial<Record<keyof ServerOptions, string>> = {
 
 /** What differs between two option sets, as the changes to apply; throws if something cannot change live. */
 export function reloadChanges(current: Partial<ServerOptions>, next: Partial<ServerOptions>): Partial<ServerOptions> {
-  const defaults = DEFAULT_OPTIONS;
-  const changes: Partial<ServerOptions> = {};
-  const refused: string[] = [];
+  const changes: Record<string, unknown> = {};
   const keys = new Set([...Object.keys(current), ...Object.keys(next)] as (keyof ServerOptions)[]);
   for (const key of keys) {
-    const before = current[key] ?? defaults[key];
-    const after = next[key] ?? defaults[key];
-    if (before === after) continue;
-    if (RELOADABLE.has(key)) (changes as Record<string, unknown>)[key] = after;
-    else refused.push(CONFIG_KEY[key] ?? key);
+    const after = next[key] ?? DEFAULT_OPTIONS[key];
+    if ((current[key] ?? DEFAULT_OPTIONS[key]) !== after) changes[key] = after;
   }
-  if (refused.length > 0) throw new Error(`config reload not supported for ${refused.join(', ')}`);
+  assertReloadable(changes);
   return changes;
 }
 
