@@ -37,7 +37,7 @@ export interface GeneratorOptions {
 export const DEFAULT_NBENCH = process.env.NBENCH ?? '/tmp/nbench/nbench';
 
 export const DEFAULT_GENERATOR_OPTIONS: GeneratorOptions = {
-  generator: 'node',
+  generator: 'auto',
   maxTimeMs: 20_000,
   idleMs: 10_000,
   // More threads than cores only add contention with the broker: on 2 cores one per role is best.
