@@ -108,6 +108,7 @@ async function requestAll(deadlineNs: number): Promise<void> {
     connections.map(async (connection, i) => {
       const slot = task.first + i;
       const request = requests[i];
+      let answered = 0;
       for (let k = 0; k < task.counts[i]; k++) {
         const start = nowNs();
         try {
@@ -118,7 +119,7 @@ async function requestAll(deadlineNs: number): Promise<void> {
           continue;
         }
         samples.push((nowNs() - start) / 1e3);
-        board.requested[slot] = samples.length;
+        board.requested[slot] = ++answered;
         if ((k & 255) === 255 && nowNs() > deadlineNs) break;
       }
     }),
@@ -132,7 +133,7 @@ async function requestAll(deadlineNs: number): Promise<void> {
  * listener and one watchdog per connection, not per request: the generator's own overhead would
  * otherwise show up as broker latency.
  */
-function requestFrame(slot: number, connection: RawConnection): () => Promise<void> {
+function requestSender(slot: number, connection: RawConnection): () => Promise<void> {
   if (task.role !== 'requester') throw new Error('not a requester');
   const head = `PUB ${task.subject} ${inboxOf(slot)}.1 ${task.size}\r\n`;
   const frame = Buffer.concat([Buffer.from(head, 'latin1'), payloadWithCrlf(task.size)]);
@@ -240,7 +241,7 @@ async function setUp(): Promise<void> {
         const connection = await RawConnection.open(task.endpoint, `bench-requester-${slot}`);
         connection.socket.write(`SUB ${inboxOf(slot)}.* 1\r\n`);
         await connection.roundTrip();
-        const request = requestFrame(slot, connection);
+        const request = requestSender(slot, connection);
         // Warm-up: one round trip through the responder before the clock starts.
         await request();
         connections.push(connection);
