@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,12 +15,17 @@ import { NATS_SERVER_BIN, assertNatsServerInstalled } from '../helpers/nats-serv
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 const children = new Set<ChildProcess>();
+const tempDirs: string[] = [];
 after(() => {
   for (const child of children) child.kill('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
+/** A temporary directory, removed when this file's tests are done. */
 function tempDir(): string {
-  return mkdtempSync(path.join(tmpdir(), 'natrium-cli-'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'natrium-cli-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 function writeConf(dir: string, name: string, text: string): string {

@@ -1,9 +1,20 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { ConfSyntaxError, parseConf, parseConfFile, type ConfMap, type ConfValue } from '../../src/config/conf-parser.js';
+
+/** Temporary directories of this file, removed when its tests are done. */
+const tempDirs: string[] = [];
+after(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
 
 /** The parsed document as plain values, to compare with deepEqual. */
 function plain(value: ConfValue): unknown {
@@ -115,7 +126,7 @@ test('keys carry their file, line and column', () => {
 });
 
 test('include: relative to the including file, quoted or bare, at the top or inside a map', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'natrium-conf-'));
+  const dir = tempDir('natrium-conf-');
   writeFileSync(path.join(dir, 'limits.conf'), 'max_payload: 2MB\nmax_pending: 8MB\n');
   writeFileSync(path.join(dir, 'inner.conf'), 'x: 1\n');
   writeFileSync(path.join(dir, 'main.conf'), 'port: 4222\ninclude "limits.conf"\nm {\n  include inner.conf\n  y: $x\n}\nz: $max_payload\n');
@@ -127,7 +138,7 @@ test('include: relative to the including file, quoted or bare, at the top or ins
 });
 
 test('include: a missing file and a syntax error inside an included file name the right place', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'natrium-conf-'));
+  const dir = tempDir('natrium-conf-');
   writeFileSync(path.join(dir, 'bad.conf'), 'ok: 1\nbroken: "unterminated\n');
   writeFileSync(path.join(dir, 'a.conf'), 'port: 1\ninclude ./missing.conf\n');
   writeFileSync(path.join(dir, 'b.conf'), 'port: 1\ninclude bad.conf\n');

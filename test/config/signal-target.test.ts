@@ -1,13 +1,24 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { findServerProcesses, sendSignal } from '../../src/server/signals.js';
+
+/** Temporary directories of this file, removed when its tests are done. */
+const tempDirs: string[] = [];
+after(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
 
 /** A fake /proc: one directory per pid with its NUL-separated command line and its cwd link. */
 function fakeProc(processes: Record<string, { args: string[]; cwd?: string }>): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'natrium-proc-'));
+  const root = tempDir('natrium-proc-');
   for (const [pid, { args, cwd }] of Object.entries(processes)) {
     mkdirSync(path.join(root, pid));
     writeFileSync(path.join(root, pid, 'cmdline'), args.join('\0') + '\0');
@@ -36,7 +47,7 @@ test('--signal without a pid finds the servers running the same CLI, not itself 
 test('--signal refuses unknown commands and bad pids with a clear message', () => {
   assert.throws(() => sendSignal('explode', '1'), /unknown signal "explode"/);
   assert.throws(() => sendSignal('reload', '/no/such/pid/file'), /could not read pid file \/no\/such\/pid\/file/);
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'natrium-pid-')), 'n.pid');
+  const file = path.join(tempDir('natrium-pid-'), 'n.pid');
   writeFileSync(file, 'not a pid\n');
   assert.throws(() => sendSignal('reload', file), /invalid pid "not a pid"/);
   assert.throws(() => sendSignal('reload', null, '/no/natrium/runs/this.js'), /no natrium process running/);

@@ -5,12 +5,23 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { ConfigFileError, loadConfigFile } from '../../src/config/config-file.js';
 import { assertNatsServerInstalled, NATS_SERVER_BIN } from '../helpers/nats-server.js';
+
+/** Temporary directories of this file, removed when its tests are done. */
+const tempDirs: string[] = [];
+after(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
 
 const SNIPPETS = [
   "server_name: abc",
@@ -98,7 +109,7 @@ function natriumAccepts(file: string): { accepted: boolean; detail: string } {
 
 test('nats-server and natrium give every snippet the same -t verdict', () => {
   assertNatsServerInstalled();
-  const dir = mkdtempSync(path.join(tmpdir(), 'natrium-verdicts-'));
+  const dir = tempDir('natrium-verdicts-');
   const file = path.join(dir, 'snippet.conf');
   const disagreements: string[] = [];
   let refusedByBoth = 0;
@@ -116,7 +127,7 @@ test('nats-server and natrium give every snippet the same -t verdict', () => {
 });
 
 test('where natrium is deliberately stricter than nats-server 2.9', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'natrium-verdicts-'));
+  const dir = tempDir('natrium-verdicts-');
   const file = path.join(dir, 'strict.conf');
   // nats-server drops a value with an unknown size suffix without a word; natrium names it.
   writeFileSync(file, 'max_payload: 1kbb\n');
