@@ -1,7 +1,10 @@
 import type { Socket } from 'node:net';
 import { writeDecimal } from '../protocol/encoder.js';
+import { copyBytes } from './copy-bytes.js';
 
 const INITIAL_SIZE = 16 * 1024;
+/** A client that once needed more starts its next buffers no larger than this. */
+const MAX_KEPT_SIZE = 1024 * 1024;
 const MSG_PREFIX = 0x4d53_4720; // "MSG "
 
 /**
@@ -12,11 +15,13 @@ const MSG_PREFIX = 0x4d53_4720; // "MSG "
 export class Outbound {
   private buf: Buffer | null = null;
   length = 0;
+  /** Size of the next fresh buffer: what the last flush needed, so a busy client does not regrow. */
+  private nextSize = INITIAL_SIZE;
 
   private reserve(n: number): Buffer {
     let buf = this.buf;
     if (buf === null) {
-      buf = this.buf = Buffer.allocUnsafe(Math.max(INITIAL_SIZE, n));
+      buf = this.buf = Buffer.allocUnsafe(Math.max(this.nextSize, n));
     } else if (this.length + n > buf.length) {
       const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, this.length + n));
       buf.copy(grown, 0, 0, this.length);
@@ -35,15 +40,15 @@ export class Outbound {
    * hdrLen >= 0. Subject, reply and payload are copied straight from the publisher's bytes.
    */
   appendMsg(
-    src: Buffer,
+    src: Uint8Array,
     subjectOff: number,
     subjectLen: number,
-    sid: Buffer,
-    replySrc: Buffer,
+    sid: Uint8Array,
+    replySrc: Uint8Array,
     replyOff: number,
     replyLen: number,
     hdrLen: number,
-    payloadSrc: Buffer,
+    payloadSrc: Uint8Array,
     payloadOff: number,
     payloadLen: number,
   ): void {
@@ -52,12 +57,15 @@ export class Outbound {
     if (hdrLen >= 0) buf[o++] = 0x48; // 'H'
     buf.writeUInt32BE(MSG_PREFIX, o);
     o += 4;
-    o += src.copy(buf, o, subjectOff, subjectOff + subjectLen);
+    copyBytes(buf, o, src, subjectOff, subjectLen);
+    o += subjectLen;
     buf[o++] = 0x20;
-    o += sid.copy(buf, o);
+    copyBytes(buf, o, sid, 0, sid.length);
+    o += sid.length;
     buf[o++] = 0x20;
     if (replyLen > 0) {
-      o += replySrc.copy(buf, o, replyOff, replyOff + replyLen);
+      copyBytes(buf, o, replySrc, replyOff, replyLen);
+      o += replyLen;
       buf[o++] = 0x20;
     }
     if (hdrLen >= 0) {
@@ -67,7 +75,8 @@ export class Outbound {
     o = writeDecimal(buf, o, payloadLen);
     buf[o++] = 0x0d;
     buf[o++] = 0x0a;
-    o += payloadSrc.copy(buf, o, payloadOff, payloadOff + payloadLen);
+    copyBytes(buf, o, payloadSrc, payloadOff, payloadLen);
+    o += payloadLen;
     buf[o++] = 0x0d;
     buf[o++] = 0x0a;
     this.length = o;
@@ -78,6 +87,7 @@ export class Outbound {
     const buf = this.buf;
     if (buf === null || this.length === 0) return;
     socket.write(buf.subarray(0, this.length));
+    this.nextSize = Math.max(INITIAL_SIZE, Math.min(buf.length, MAX_KEPT_SIZE));
     this.length = 0;
     // A synchronous, complete write leaves nothing queued: the buffer is ours again.
     if (socket.writableLength !== 0) this.buf = null;

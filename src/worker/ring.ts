@@ -32,6 +32,8 @@
  * Beyond the limit a record is dropped and counted (the caller reports a slow consumer).
  */
 
+import { copyBytes } from './copy-bytes.js';
+
 const HEAD = 0;
 const TAIL = 16;
 const PRODUCER_WAITING = 32;
@@ -47,8 +49,6 @@ const CONTROL_BYTES = 384;
 const WRAP_MARKER = -1;
 const RECORD_HEADER_BYTES = 24;
 const MAX_FIELD = 0xffff;
-/** Below this length a byte loop beats subarray()+set(), which also allocates a view. */
-const LOOP_COPY_MAX = 48;
 /** An emptied overflow buffer larger than this is released rather than kept for the next burst. */
 const OVERFLOW_KEEP_BYTES = 64 * 1024;
 
@@ -132,14 +132,6 @@ export class Doorbell {
       return RESOLVED;
     }
     return wait.value;
-  }
-}
-
-function copyBytes(dst: Uint8Array, dstOffset: number, src: Uint8Array, srcOffset: number, length: number): void {
-  if (length <= LOOP_COPY_MAX) {
-    for (let i = 0; i < length; i++) dst[dstOffset + i] = src[srcOffset + i];
-  } else {
-    dst.set(src.subarray(srcOffset, srcOffset + length), dstOffset);
   }
 }
 
