@@ -425,7 +425,7 @@ export function workerz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[
       in_bytes: s.stats.bytesIn,
       out_bytes: s.stats.bytesOut,
       slow_consumers: s.stats.slowConsumers,
-      // Cross-worker figures (ring occupancy, forwards), filled by the interconnect.
+      // Cross-worker figures: forwards, drops, ring occupancy (ShardMesh.snapshot).
       interconnect: s.interconnect,
     })),
   };

@@ -38,6 +38,11 @@ export interface RunningServer {
   lameDuck(): Promise<void>;
   /** Reopens the log file in every thread (after rotation), as nats-server does on SIGUSR1. */
   reopenLog(): void;
+  /**
+   * Fault injection: terminates worker `index` as a crash would (its connections drop) and
+   * resolves once the supervisor has a replacement serving.
+   */
+  killWorker(index: number): Promise<void>;
   /** Stops accepting, closes every client and stops the workers. */
   close(): Promise<void>;
 }
@@ -268,5 +273,16 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   }
 
   const host = options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
-  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, monitorUrl: monitor?.url, reload, lameDuck, reopenLog, close };
+  async function killWorker(index: number): Promise<void> {
+    const slot = slots[index];
+    const dead = slot.worker;
+    // Registered after the supervisor's own exit handler, so the replacement exists when it runs.
+    const exited = new Promise((resolve) => dead.once('exit', resolve));
+    await dead.terminate();
+    await exited;
+    if (slot.worker === dead) throw new Error(`worker ${index} was not respawned`);
+    await slot.ready;
+  }
+
+  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, monitorUrl: monitor?.url, reload, lameDuck, reopenLog, killWorker, close };
 }

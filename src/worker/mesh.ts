@@ -7,7 +7,7 @@
 import { InterestTable, SubjectHash, createInterestRegion } from '../sublist/shared-interest.js';
 import { QueueDirectory, createQueueDirectory } from '../sublist/queue-directory.js';
 import { Sublist } from '../sublist/sublist.js';
-import { RingMesh, WriteResult, createRingMesh, type RecordHandler, type RingMeshBuffers } from './ring.js';
+import { RingMesh, WriteResult, createRingMesh, readRingStats, type RecordHandler, type RingMeshBuffers } from './ring.js';
 import type { Subscription } from './client.js';
 
 /** Everything shared between the workers; created once by the main thread. */
@@ -59,6 +59,9 @@ export class ShardMesh {
   private readonly assignedGroups: Int32Array[];
   private readonly assignedCount: Int32Array;
   private readonly weights: Int32Array;
+  /** Rings this worker writes to and reads from, for monitoring. */
+  private readonly outgoing: SharedArrayBuffer[] = [];
+  private readonly incoming: SharedArrayBuffer[] = [];
 
   constructor(
     buffers: MeshBuffers,
@@ -69,6 +72,11 @@ export class ShardMesh {
     this.self = self;
     this.workers = buffers.rings.workers;
     this.rings = new RingMesh(buffers.rings, self);
+    for (let peer = 0; peer < this.workers; peer++) {
+      if (peer === self) continue;
+      this.outgoing.push(buffers.rings.rings[self * this.workers + peer]!);
+      this.incoming.push(buffers.rings.rings[peer * this.workers + self]!);
+    }
     this.interest = new InterestTable(self, buffers.interestRegions);
     this.directory = new QueueDirectory(buffers.queueDirectory, self, (id, _account, subject, queue) => {
       const group = { subject, queue, id };
@@ -190,6 +198,35 @@ export class ShardMesh {
   /** Publishes what was forwarded since the last commit and wakes parked peers. */
   commit(): void {
     this.rings.commit();
+  }
+
+  /** Cross-worker figures for /workerz: forwards, drops, ring occupancy in both directions. */
+  snapshot(): Record<string, number> {
+    let outUsed = 0;
+    let inUsed = 0;
+    let capacity = 0;
+    let overflow = 0;
+    let received = 0;
+    for (const ring of this.outgoing) {
+      const stats = readRingStats(ring);
+      outUsed += stats.usedBytes;
+      capacity += stats.capacity;
+      overflow += stats.overflowBytes;
+    }
+    for (const ring of this.incoming) {
+      const stats = readRingStats(ring);
+      inUsed += stats.usedBytes;
+      received += stats.recordsRead;
+    }
+    return {
+      forwards: this.stats.forwards,
+      dropped: this.stats.dropped,
+      received,
+      ring_out_bytes: outUsed,
+      ring_in_bytes: inUsed,
+      ring_capacity: capacity,
+      overflow_bytes: overflow,
+    };
   }
 
   /** True while a ring to a peer is full and records wait in the local overflow. */

@@ -51,7 +51,7 @@ export interface StatsQuery {
   subscriptions: boolean;
 }
 
-/** Reserved for the lead's cross-worker figures (ring occupancy, forwards). */
+/** Cross-worker figures (ShardMesh.snapshot): forwards, drops, ring occupancy. */
 export interface InterconnectSnapshot {
   [figure: string]: number;
 }

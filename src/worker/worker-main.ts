@@ -84,8 +84,7 @@ port.on('message', (message: ToWorker) => {
       mesh.adoptRegion(message.worker, message.region);
       break;
     case 'stats':
-      // Cross-worker figures go into the snapshot's interconnect object (/workerz).
-      post({ type: 'stats', id: message.id, snapshot: workerStats.collect(message.query, { ...mesh.stats }) });
+      post({ type: 'stats', id: message.id, snapshot: workerStats.collect(message.query, mesh.snapshot()) });
       break;
     case 'reload':
       // Limits are read from these objects by every new connection; the log level applies at once.
