@@ -185,9 +185,13 @@ export class ShardMesh {
         this.assignedGroups[w], groupCount,
       );
       this.assignedCount[w] = 0;
-      if (result === WriteResult.RING || result === WriteResult.OVERFLOW) {
+      if (result === WriteResult.RING) {
         sent++;
         this.stats.forwards++;
+      } else if (result === WriteResult.OVERFLOW) {
+        sent++;
+        this.stats.forwards++;
+        this.overflowed = true;
       } else {
         this.stats.dropped++;
       }
@@ -229,6 +233,9 @@ export class ShardMesh {
     };
   }
 
+  /** Set when a forward had to use a ring's local overflow; the shard clears it. */
+  overflowed = false;
+
   /** True while a ring to a peer is full and records wait in the local overflow. */
   get overflowing(): boolean {
     for (let w = 0; w < this.workers; w++) {
@@ -242,8 +249,9 @@ export class ShardMesh {
   private drainDeferred = false;
 
   /**
-   * Delivers records from peers as they arrive, forever: parks on this worker's doorbell, then
-   * drains on a fresh event-loop turn so socket I/O is never starved. While `canDrain` is false
+   * Delivers records from peers as they arrive, forever: drains once per event-loop turn while
+   * records keep coming, parks on this worker's doorbell once a turn found none, and drains on a
+   * fresh turn after a wake so socket I/O is never starved. While `canDrain` is false
    * (a local consumer is being waited for) records stay in the rings until resumeReceiving().
    */
   startReceiving(handler: RecordHandler, afterDrain: () => void, canDrain: () => boolean): void {
@@ -266,10 +274,13 @@ export class ShardMesh {
       return;
     }
     this.directory.sync();
-    this.rings.drain(receiving.handler, receiving.canDrain);
+    const drained = this.rings.drain(receiving.handler, receiving.canDrain);
     receiving.afterDrain();
-    if (receiving.canDrain()) this.waitForRecords();
-    else this.drainDeferred = true;
+    if (!receiving.canDrain()) this.drainDeferred = true;
+    // Under load, look again next turn instead of parking: a parked consumer costs every
+    // producer commit a futex wake, and this worker a cross-thread task to resume.
+    else if (drained > 0) setImmediate(this.drainOnce);
+    else this.waitForRecords();
   };
 
   private waitForRecords(): void {

@@ -133,7 +133,10 @@ export class Shard {
     const forwarded = this.mesh.forward(src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen, 0, true);
     if (forwarded > 0) {
       this.scheduleFlush();
-      if (this.mesh.overflowing) this.flow.ringFull();
+      if (this.mesh.overflowed) {
+        this.mesh.overflowed = false;
+        this.flow.ringFull();
+      }
     }
     if (delivered === 0 && forwarded === 0 && replyLen > 0 && publisher.noResponders) {
       this.sendNoResponders(publisher, src, replyOff, replyLen);
