@@ -260,6 +260,16 @@ export class ShardMesh {
     this.waitForRecords();
   }
 
+  /**
+   * Drains what peers already committed, before this shard handles a client's read: a publisher
+   * that got its PONG may have told that client to act, and what it published must come first.
+   */
+  receivePending(): void {
+    const receiving = this.receiving;
+    if (receiving === null || !this.rings.hasIncoming() || !receiving.canDrain()) return;
+    this.rings.drain(receiving.handler, receiving.canDrain);
+  }
+
   resumeReceiving(): void {
     if (this.drainDeferred) {
       this.drainDeferred = false;

@@ -551,6 +551,15 @@ export class RingMesh {
     return count;
   }
 
+  /** True when a peer committed records not drained yet (one Atomics.load per peer). */
+  hasIncoming(): boolean {
+    for (let peer = 0; peer < this.workers; peer++) {
+      const consumer = this.consumers[peer];
+      if (consumer !== null && consumer.hasData()) return true;
+    }
+    return false;
+  }
+
   /** True when a ring has records or a peer freed space for pending overflow. */
   hasWork(): boolean {
     for (let peer = 0; peer < this.workers; peer++) {

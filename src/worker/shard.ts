@@ -61,6 +61,7 @@ export class Shard {
   /** Around the processing of one read of `client`: learn new queue groups, track the reader. */
   beginRead(client: Client): void {
     this.mesh.sync();
+    this.mesh.receivePending();
     this.flow.currentReader = client;
   }
 
@@ -267,13 +268,16 @@ export class Shard {
     }
   }
 
-  /** Once per event-loop turn: one write per touched client, then publish forwarded records. */
+  /**
+   * Once per event-loop turn: publish forwarded records, then one write per touched client. In
+   * that order, a PONG never leaves before the messages its client published reach the peers.
+   */
   readonly flushAll = (): void => {
     this.flushScheduled = false;
+    this.mesh.commit();
     const dirty = this.dirtyClients;
     for (let i = 0; i < dirty.length; i++) dirty[i].flush();
     dirty.length = 0;
-    this.mesh.commit();
     if (this.flow.holdingForRing && !this.mesh.overflowing) this.flow.ringsDrained();
   };
 
