@@ -123,7 +123,7 @@ export class Client implements OpSink {
       if (this.closed) return false;
       switch (ops[r] as OpKind) {
         case OpKind.PUB:
-          this.processPub(src, ops[r + 1], ops[r + 2], ops[r + 3], ops[r + 4], -1, ops[r + 5], ops[r + 6]);
+          this.processPub(src, ops, r, -1);
           break;
         case OpKind.HPUB:
           if (!this.headers) {
@@ -132,7 +132,7 @@ export class Client implements OpSink {
             return false;
           }
           // An empty header block makes a plain message, as in nats-server.
-          this.processPub(src, ops[r + 1], ops[r + 2], ops[r + 3], ops[r + 4], ops[r + 7] > 0 ? ops[r + 7] : -1, ops[r + 5], ops[r + 6]);
+          this.processPub(src, ops, r, ops[r + 7] > 0 ? ops[r + 7] : -1);
           break;
         case OpKind.SUB:
           this.processSub(src, ops[r + 1], ops[r + 2], ops[r + 3], ops[r + 4], ops[r + 5], ops[r + 6]);
@@ -200,23 +200,26 @@ export class Client implements OpSink {
     if (this.verbose) this.send(OK);
   }
 
-  private processPub(
-    src: Buffer,
-    subjectOff: number,
-    subjectLen: number,
-    replyOff: number,
-    replyLen: number,
-    hdrLen: number,
-    payloadOff: number,
-    payloadLen: number,
-  ): void {
+  /** PUB or HPUB record `r` of `ops` (fields as in ops.ts); `headerLength` -1 for none. */
+  private processPub(src: Buffer, ops: Int32Array, r: number, headerLength: number): void {
+    const msg = this.shard.inbound;
+    msg.bytes = src;
+    msg.subjectOffset = ops[r + 1];
+    msg.subjectLength = ops[r + 2];
+    msg.replyOffset = ops[r + 3];
+    msg.replyLength = ops[r + 4];
+    msg.headerLength = headerLength;
+    msg.payloadOffset = ops[r + 5];
+    msg.payloadLength = ops[r + 6];
     this.msgsIn++;
-    this.bytesIn += payloadLen;
+    this.bytesIn += msg.payloadLength;
     // Like nats-server, pedantic mode complains about the subject but still delivers.
-    if (this.pedantic && !isValidPublishSubjectBytes(src, subjectOff, subjectLen)) this.send(errors.ERR_INVALID_PUBLISH_SUBJECT);
+    if (this.pedantic && !isValidPublishSubjectBytes(src, msg.subjectOffset, msg.subjectLength)) {
+      this.send(errors.ERR_INVALID_PUBLISH_SUBJECT);
+    }
     // nats-server acknowledges before delivering (an echo to self comes after the +OK).
     if (this.verbose) this.send(OK);
-    this.shard.publish(this, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+    this.shard.publish(this, msg);
   }
 
   private processSub(

@@ -9,6 +9,7 @@ import { QueueDirectory, createQueueDirectory } from '../sublist/queue-directory
 import { Sublist } from '../sublist/sublist.js';
 import { RingMesh, WriteResult, createRingMesh, readRingStats, type RecordHandler, type RingMeshBuffers } from './ring.js';
 import type { Subscription } from './client.js';
+import type { MessageView } from './message.js';
 
 /** Everything shared between the workers; created once by the main thread. */
 export interface MeshBuffers {
@@ -158,22 +159,11 @@ export class ShardMesh {
    * `hops` counts re-forwards of a queue message whose chosen member left meanwhile; a re-forward
    * goes only to the assigned workers (`toInterested` false), its plain subscribers were served.
    */
-  forward(
-    src: Uint8Array,
-    subjectOff: number,
-    subjectLen: number,
-    replyOff: number,
-    replyLen: number,
-    hdrLen: number,
-    payloadOff: number,
-    payloadLen: number,
-    hops: number,
-    toInterested: boolean,
-  ): number {
+  forward(msg: MessageView, hops: number, toInterested: boolean): number {
     if (this.workers === 1) return 0;
     const candidates = this.candidates;
     const interested = toInterested
-      ? this.interest.collectPeers(this.hash.hashBytes(GLOBAL_ACCOUNT, src, subjectOff, subjectLen), candidates)
+      ? this.interest.collectPeers(this.hash.hashBytes(GLOBAL_ACCOUNT, msg.bytes, msg.subjectOffset, msg.subjectLength), candidates)
       : 0;
     let sent = 0;
     for (let w = 0; w < this.workers; w++) {
@@ -181,8 +171,8 @@ export class ShardMesh {
       const groupCount = this.assignedCount[w];
       if (groupCount === 0 && !contains(candidates, interested, w)) continue;
       const result = this.rings.producers[w]!.write(
-        src, GLOBAL_ACCOUNT, hops, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen,
-        this.assignedGroups[w], groupCount,
+        msg.bytes, GLOBAL_ACCOUNT, hops, msg.subjectOffset, msg.subjectLength, msg.replyOffset, msg.replyLength,
+        msg.headerLength, msg.payloadOffset, msg.payloadLength, this.assignedGroups[w], groupCount,
       );
       this.assignedCount[w] = 0;
       if (result === WriteResult.RING) {

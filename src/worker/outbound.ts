@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import { writeDecimal } from '../protocol/encoder.js';
+import { NO_RESPONDERS_HEADER, writeDecimal } from '../protocol/encoder.js';
+import type { MessageView } from './message.js';
 import { copyBytes } from './copy-bytes.js';
 
 const INITIAL_SIZE = 16 * 1024;
@@ -36,10 +37,24 @@ export class Outbound {
   }
 
   /**
-   * `MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n`, or HMSG with `<hdr> <total>` when
-   * hdrLen >= 0. Subject, reply and payload are copied straight from the publisher's bytes.
+   * `MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n`, or `HMSG` with `<hdr> <total>` for a
+   * message with headers to a client that takes them (one that does not gets the payload after
+   * the header block). Subject, reply and payload are copied straight from the message's bytes.
    */
-  appendMsg(
+  appendMsg(msg: MessageView, sid: Uint8Array, withHeaders: boolean): void {
+    const hasHeaders = msg.headerLength >= 0;
+    const skip = hasHeaders && !withHeaders ? msg.headerLength : 0;
+    this.appendFrame(msg.bytes, msg.subjectOffset, msg.subjectLength, sid, msg.bytes, msg.replyOffset, msg.replyLength,
+      hasHeaders && withHeaders ? msg.headerLength : -1, msg.bytes, msg.payloadOffset + skip, msg.payloadLength - skip);
+  }
+
+  /** nats-server's no-responders status to a requester: `HMSG <reply> <sid> 16 16` + `NATS/1.0 503`. */
+  appendNoResponders(request: MessageView, sid: Uint8Array): void {
+    this.appendFrame(request.bytes, request.replyOffset, request.replyLength, sid, request.bytes, 0, 0,
+      NO_RESPONDERS_HEADER.length, NO_RESPONDERS_HEADER, 0, NO_RESPONDERS_HEADER.length);
+  }
+
+  private appendFrame(
     src: Uint8Array,
     subjectOff: number,
     subjectLen: number,

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ServerOptions } from '../server/options.js';
-import { encodeInfo, NO_RESPONDERS_HEADER, type ServerInfo } from '../protocol/encoder.js';
+import { encodeInfo, type ServerInfo } from '../protocol/encoder.js';
 import { OPS_ARRAY_LENGTH, type ParseFunction } from '../protocol/ops.js';
 import { ProtocolReader } from '../protocol/reader.js';
 import * as errors from '../protocol/errors.js';
@@ -9,6 +9,7 @@ import { Sublist, type SublistResult } from '../sublist/sublist.js';
 import { Client, Subscription, type CloseReason } from './client.js';
 import type { ShardMesh } from './mesh.js';
 import type { RingRecord } from './ring.js';
+import { InboundMessage, type MessageView } from './message.js';
 import { FlowControl } from './flow-control.js';
 
 /** Counters of one shard, read by the main thread for monitoring. */
@@ -44,6 +45,8 @@ export class Shard {
   private readonly ops = new Int32Array(OPS_ARRAY_LENGTH);
   private readonly dirtyClients: Client[] = [];
   readonly flow: FlowControl;
+  /** The message of the PUB being handled; refilled per op, never retained. */
+  readonly inbound = new InboundMessage();
   private flushScheduled = false;
   /** Told of every connection that leaves, with nats-server's close reason (monitoring keeps them). */
   onClientClosed: ((client: Client, reason: CloseReason) => void) | null = null;
@@ -103,35 +106,25 @@ export class Shard {
   }
 
   /** A publish from a local client: deliver locally, route queue groups, forward to peers. */
-  publish(
-    publisher: Client,
-    src: Buffer,
-    subjectOff: number,
-    subjectLen: number,
-    replyOff: number,
-    replyLen: number,
-    hdrLen: number,
-    payloadOff: number,
-    payloadLen: number,
-  ): void {
+  publish(publisher: Client, msg: MessageView): void {
     this.stats.msgsIn++;
-    this.stats.bytesIn += payloadLen;
-    const local = this.sublist.matchBytes(src, subjectOff, subjectLen);
+    this.stats.bytesIn += msg.payloadLength;
+    const local = this.sublist.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength);
     const skipOwn = publisher.echo ? null : publisher;
-    let delivered = this.deliverPlain(local, skipOwn, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+    let delivered = this.deliverPlain(local, skipOwn, msg);
     if (this.mesh.groups.count > 0) {
-      const groups = this.mesh.groups.matchBytes(src, subjectOff, subjectLen).queues;
+      const groups = this.mesh.groups.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength).queues;
       for (let g = 0; g < groups.length; g++) {
         const entries = groups[g];
         const worker = this.mesh.pickWorker(entries, -1);
         if (worker === this.mesh.self) {
-          delivered += this.deliverToQueue(local, entries[0].queue, skipOwn, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+          delivered += this.deliverToQueue(local, entries[0].queue, skipOwn, msg);
         } else if (worker >= 0) {
           this.mesh.assign(worker, entries[0].id);
         }
       }
     }
-    const forwarded = this.mesh.forward(src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen, 0, true);
+    const forwarded = this.mesh.forward(msg, 0, true);
     if (forwarded > 0) {
       this.scheduleFlush();
       if (this.mesh.overflowed) {
@@ -139,8 +132,8 @@ export class Shard {
         this.flow.ringFull();
       }
     }
-    if (delivered === 0 && forwarded === 0 && replyLen > 0 && publisher.noResponders) {
-      this.sendNoResponders(publisher, src, replyOff, replyLen);
+    if (delivered === 0 && forwarded === 0 && msg.replyLength > 0 && publisher.noResponders) {
+      this.sendNoResponders(publisher, msg);
     }
   }
 
@@ -150,107 +143,66 @@ export class Shard {
    * message goes on to another worker that has one (at most `workers` hops).
    */
   deliverFromPeer(record: RingRecord): void {
-    const src = record.bytes;
-    const { subjectOffset, subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength } = record;
-    const local = this.sublist.matchBytes(src, subjectOffset, subjectLength);
-    this.deliverPlain(local, null, src, subjectOffset, subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength);
+    const local = this.sublist.matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
+    this.deliverPlain(local, null, record);
     let reassigned = false;
     for (let i = 0; i < record.groupCount; i++) {
       const group = this.mesh.groupById(record.group(i));
-      const done = this.deliverToQueue(local, group.queue, null, src, subjectOffset, subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength);
-      if (done > 0 || record.flags >= this.mesh.workers) continue;
-      const entries = findQueue(this.mesh.groups.matchBytes(src, subjectOffset, subjectLength), group.queue);
+      if (this.deliverToQueue(local, group.queue, null, record) > 0 || record.flags >= this.mesh.workers) continue;
+      const all = this.mesh.groups.matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
+      const entries = findQueue(all, group.queue);
       const worker = entries === null ? -1 : this.mesh.pickWorker(entries, this.mesh.self);
       if (worker >= 0) {
         this.mesh.assign(worker, group.id);
         reassigned = true;
       }
     }
-    if (reassigned) {
-      this.mesh.forward(src, subjectOffset, subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength, record.flags + 1, false);
-    }
+    if (reassigned) this.mesh.forward(record, record.flags + 1, false);
   }
 
-  private deliverPlain(
-    local: SublistResult<Subscription>,
-    skipOwn: Client | null,
-    src: Buffer,
-    subjectOff: number,
-    subjectLen: number,
-    replyOff: number,
-    replyLen: number,
-    hdrLen: number,
-    payloadOff: number,
-    payloadLen: number,
-  ): number {
+  private deliverPlain(local: SublistResult<Subscription>, skipOwn: Client | null, msg: MessageView): number {
     let delivered = 0;
     const plain = local.plain;
     for (let i = 0; i < plain.length; i++) {
       const sub = plain[i];
       if (sub.client === skipOwn) continue;
-      this.deliver(sub, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+      this.deliver(sub, msg);
       delivered++;
     }
     return delivered;
   }
 
   /** One local member of queue `name` at random; returns 1 if one got the message. */
-  private deliverToQueue(
-    local: SublistResult<Subscription>,
-    name: string,
-    skipOwn: Client | null,
-    src: Buffer,
-    subjectOff: number,
-    subjectLen: number,
-    replyOff: number,
-    replyLen: number,
-    hdrLen: number,
-    payloadOff: number,
-    payloadLen: number,
-  ): number {
+  private deliverToQueue(local: SublistResult<Subscription>, name: string, skipOwn: Client | null, msg: MessageView): number {
     const members = findQueue(local, name);
     const sub = members === null ? null : pickQueueMember(members, skipOwn);
     if (sub === null) return 0;
-    this.deliver(sub, src, subjectOff, subjectLen, replyOff, replyLen, hdrLen, payloadOff, payloadLen);
+    this.deliver(sub, msg);
     return 1;
   }
 
-  private deliver(
-    sub: Subscription,
-    src: Buffer,
-    subjectOff: number,
-    subjectLen: number,
-    replyOff: number,
-    replyLen: number,
-    hdrLen: number,
-    payloadOff: number,
-    payloadLen: number,
-  ): void {
+  private deliver(sub: Subscription, msg: MessageView): void {
     const client = sub.client;
     if (client.closed) return;
-    if (hdrLen >= 0 && !client.headers) {
-      // A subscriber that did not announce headers gets the message without them.
-      client.outbound.appendMsg(src, subjectOff, subjectLen, sub.sidBytes, src, replyOff, replyLen, -1, src, payloadOff + hdrLen, payloadLen - hdrLen);
-    } else {
-      client.outbound.appendMsg(src, subjectOff, subjectLen, sub.sidBytes, src, replyOff, replyLen, hdrLen, src, payloadOff, payloadLen);
-    }
+    // A subscriber that did not announce headers gets the message without them.
+    client.outbound.appendMsg(msg, sub.sidBytes, client.headers);
     client.msgsOut++;
-    client.bytesOut += payloadLen;
+    client.bytesOut += msg.payloadLength;
+    this.stats.msgsOut++;
+    this.stats.bytesOut += msg.payloadLength;
     this.markDirty(client);
     // max_pending is enforced when the client is flushed (a read may add a burst meanwhile).
     if (client.pendingBytes() > this.flow.stallThreshold) this.flow.consumerOverThreshold(client);
-    this.stats.msgsOut++;
-    this.stats.bytesOut += payloadLen;
     sub.delivered++;
     if (sub.max > 0 && sub.delivered >= sub.max) client.removeSubscription(sub);
   }
 
   /** `HMSG <reply> <sid> 16 16` + `NATS/1.0 503` to the requester's own subscription on the reply subject. */
-  private sendNoResponders(publisher: Client, src: Buffer, replyOff: number, replyLen: number): void {
-    const result = this.sublist.matchBytes(src, replyOff, replyLen);
+  private sendNoResponders(publisher: Client, msg: MessageView): void {
+    const result = this.sublist.matchBytes(msg.bytes, msg.replyOffset, msg.replyLength);
     const own = result.plain.find((sub) => sub.client === publisher);
     if (own === undefined) return;
-    publisher.outbound.appendMsg(src, replyOff, replyLen, own.sidBytes, src, 0, 0, NO_RESPONDERS_HEADER.length, NO_RESPONDERS_HEADER, 0, NO_RESPONDERS_HEADER.length);
+    publisher.outbound.appendNoResponders(msg, own.sidBytes);
     this.markDirty(publisher);
   }
 
