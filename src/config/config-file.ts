@@ -7,6 +7,7 @@
 import { parseConfFile, ConfSyntaxError, type ConfEntry, type ConfMap, type ConfValue } from './conf-parser.js';
 import { parseDuration } from './units.js';
 import type { LogLevel, ParserChoice, ServerOptions } from '../server/options.js';
+import { readTlsBlock, readWebSocketBlock } from '../transport/config.js';
 
 /** Every problem found in the file, each as `file:line:column: message`. */
 export class ConfigFileError extends Error {
@@ -49,7 +50,6 @@ const NOT_YET_SUPPORTED = new Set([
   'max_traced_msg_len',
   'max_sub_tokens',
   'max_subscription_tokens',
-  'tls',
   'ocsp',
   'ocsp_cache',
   'allow_non_tls',
@@ -76,8 +76,6 @@ const NOT_YET_SUPPORTED = new Set([
   'trusted_keys',
   'connect_error_reports',
   'reconnect_error_reports',
-  'websocket',
-  'ws',
   'mqtt',
   'server_tags',
   'default_js_domain',
@@ -265,6 +263,11 @@ class Reader {
         o.parser = parser as ParserChoice;
         return;
       }
+      case 'tls':
+        return set('tls', readTlsBlock(key, entry, (at, message) => this.problem(at, message)));
+      case 'websocket':
+      case 'ws':
+        return set('websocket', readWebSocketBlock(key, entry, (at, message) => this.problem(at, message)));
     }
     if (NOT_YET_SUPPORTED.has(key)) {
       this.problem(entry, `"${key}" is not supported by natrium yet`);

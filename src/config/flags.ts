@@ -6,6 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { type LogLevel, type ParserChoice, type ServerOptions } from '../server/options.js';
 import { parseDuration, parseSize } from './units.js';
+import { tlsFromFlags } from '../transport/config.js';
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -28,6 +29,11 @@ const SUPPORTED: OptionSpec = {
   signal: { type: 'string' },
   sl: { type: 'string' },
   ports_file_dir: { type: 'string' },
+  tls: { type: 'boolean' },
+  tlscert: { type: 'string' },
+  tlskey: { type: 'string' },
+  tlsverify: { type: 'boolean' },
+  tlscacert: { type: 'string' },
   // Natrium's own.
   workers: { type: 'string' },
   parser: { type: 'string' },
@@ -61,11 +67,6 @@ const NOT_YET_SUPPORTED: OptionSpec = {
   user: { type: 'string' },
   pass: { type: 'string' },
   auth: { type: 'string' },
-  tls: { type: 'boolean' },
-  tlscert: { type: 'string' },
-  tlskey: { type: 'string' },
-  tlsverify: { type: 'boolean' },
-  tlscacert: { type: 'string' },
   routes: { type: 'string' },
   cluster: { type: 'string' },
   cluster_name: { type: 'string' },
@@ -101,6 +102,13 @@ Limits (nats-server takes these from its config file; same meaning and defaults)
         --ping_max <n>               Unanswered PINGs before a connection is stale (default: 2)
         --max_connections <n>        Maximum client connections (default: 65536)
         --max_subscriptions <n>      Maximum subscriptions per connection (default: 0, unlimited)
+
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
@@ -204,6 +212,8 @@ export function parseFlags(argv: readonly string[]): FlagResult {
   if (str('ping_max') !== undefined) options.maxPingsOut = integer('ping_max', str('ping_max')!, 1);
   if (str('max_connections') !== undefined) options.maxConnections = integer('max_connections', str('max_connections')!, 0);
   if (str('max_subscriptions') !== undefined) options.maxSubscriptions = integer('max_subscriptions', str('max_subscriptions')!, 0);
+  const tls = tlsFromFlags({ tls: v.tls === true, cert: str('tlscert'), key: str('tlskey'), ca: str('tlscacert'), verify: v.tlsverify === true });
+  if (tls !== null) options.tls = tls;
   const configFile = str('config') ?? null;
   if (v.t === true && configFile === null) throw new Error('-t needs a configuration file: -c <file> -t');
   return { kind: 'run', options, configFile, testConfig: v.t === true };

@@ -17,6 +17,8 @@ export interface ServerInfo {
   host: string;
   port: number;
   headers: boolean;
+  tls_required?: boolean;
+  tls_verify?: boolean;
   max_payload: number;
   client_id?: number;
   client_ip?: string;

@@ -1,3 +1,4 @@
+import type { TlsConfig, WebSocketConfig } from '../transport/config.js';
 /** Broker options, named and defaulted as nats-server's (server/const.go, server/opts.go). */
 export type ParserChoice = 'auto' | 'native' | 'js';
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -42,6 +43,10 @@ export interface ServerOptions {
   lameDuckDuration: number;
   /** Milliseconds lame-duck mode waits before it starts closing; DEFAULT_LAME_DUCK_GRACE_PERIOD. */
   lameDuckGracePeriod: number;
+  /** Client TLS (nats-server `tls {}` / --tls...); null = plain TCP. */
+  tls: TlsConfig | null;
+  /** WebSocket listener (nats-server `websocket {}`); null = none. */
+  websocket: WebSocketConfig | null;
 }
 
 export const DEFAULT_OPTIONS: ServerOptions = {
@@ -66,4 +71,6 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   portsFileDir: null,
   lameDuckDuration: 2 * 60_000,
   lameDuckGracePeriod: 10_000,
+  tls: null,
+  websocket: null,
 };

@@ -17,6 +17,8 @@ import { startMonitoring, type MonitorServer } from '../monitor/http-server.js';
 import { reopenLogFile } from './log-file.js';
 import { assertReloadable } from './signals.js';
 import { NATRIUM_VERSION, NATS_PROTOCOL_VERSION } from './version.js';
+import type { ConnectionKind } from '../transport/accept.js';
+import { checkTransports } from '../transport/check.js';
 
 export interface RunningServer {
   /** nats://host:port, usable by any NATS client. */
@@ -26,6 +28,8 @@ export interface RunningServer {
   serverId: string;
   /** http://host:port of the monitoring endpoints, when httpPort enabled them. */
   monitorUrl?: string;
+  /** ws://host:port (wss:// with TLS) of the WebSocket listener, when `websocket` enabled it. */
+  websocketUrl?: string;
   /**
    * Applies changed limits and log level to the running server; new connections use them. Throws
    * for options that cannot change live (port, host, workers, ...).
@@ -79,6 +83,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     workerCount = 1;
   }
   options.workers = workerCount;
+  checkTransports(options);
   const serverId = newServerId();
   const info: ServerInfo = {
     server_id: serverId,
@@ -90,6 +95,9 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     host: options.host,
     port: options.port,
     headers: true,
+    // In nats-server's place; WebSocket clients get the same INFO.
+    ...(options.tls === null ? {} : { tls_required: true }),
+    ...(options.tls?.verify || options.tls?.verifyAndMap ? { tls_verify: true } : {}),
     max_payload: options.maxPayload,
   };
   log.info(`Starting natrium ${NATRIUM_VERSION} (nats protocol ${NATS_PROTOCOL_VERSION})`);
@@ -102,8 +110,9 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   const slots = Array.from({ length: workerCount }, (_, i) => new WorkerSlot(i));
   let stopping = false;
   let listener: net.Server | null = null;
+  let websocketListener: net.Server | null = null;
   let nextClientId = 1;
-  let selfListenPort: Promise<number> | null = null;
+  let selfListenPorts: Promise<{ port: number; websocketPort: number }> | null = null;
 
   function spawn(slot: WorkerSlot): void {
     const config: WorkerConfig = { index: slot.index, options, info, counters, mesh, listenSelf };
@@ -119,9 +128,9 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       worker.once('exit', (code) => reject(new Error(`worker ${slot.index} exited with code ${code} while starting`)));
     });
     if (listenSelf) {
-      selfListenPort = new Promise((resolve, reject) => {
+      selfListenPorts = new Promise((resolve, reject) => {
         worker.on('message', (message: FromWorker) => {
-          if (message.type === 'listening') resolve(message.port);
+          if (message.type === 'listening') resolve(message);
           else if (message.type === 'listen-error') reject(new Error(message.message));
         });
       });
@@ -159,7 +168,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     return best;
   }
 
-  function assign(socket: net.Socket): void {
+  function assign(socket: net.Socket, kind: ConnectionKind): void {
     const handle = (socket as unknown as { _handle: { fd: number } | null })._handle;
     if (handle === null || native === null) {
       socket.destroy();
@@ -176,7 +185,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     socket.destroy();
     const slot = leastLoaded();
     slot.assigned++;
-    const message: ToWorker = { type: 'connection', fd, clientId: nextClientId++ };
+    const message: ToWorker = { type: 'connection', fd, clientId: nextClientId++, kind };
     slot.worker.postMessage(message);
   }
 
@@ -187,23 +196,42 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   log.info(`Protocol parser: ${parser.parser}`);
 
   let port: number;
-  if (listenSelf) {
-    port = await selfListenPort!;
-  } else {
-    const server = net.createServer({ pauseOnConnect: true }, assign);
-    listener = server;
+  let websocketPort = 0;
+  const listen = async (kind: ConnectionKind, host: string, wanted: number): Promise<net.Server> => {
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => assign(socket, kind));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: options.host, port: options.port }, () => resolve());
+      server.listen({ host, port: wanted === -1 ? 0 : wanted }, () => resolve());
     });
-    port = (server.address() as net.AddressInfo).port;
+    return server;
+  };
+  if (listenSelf) {
+    ({ port, websocketPort } = await selfListenPorts!);
+  } else {
+    listener = await listen('client', options.host, options.port);
+    port = (listener.address() as net.AddressInfo).port;
     // Posted before any connection, so every INFO carries the real port (workers keep order).
     const message: ToWorker = { type: 'port', port };
     for (const slot of slots) slot.worker.postMessage(message);
+    if (options.websocket !== null) {
+      try {
+        websocketListener = await listen('websocket', options.websocket.host || options.host, options.websocket.port);
+      } catch (error) {
+        // A busy websocket port must not leave the client listener and the workers running.
+        stopping = true;
+        listener.close();
+        await Promise.all(slots.map((slot) => slot.worker.terminate()));
+        throw error;
+      }
+      websocketPort = (websocketListener.address() as net.AddressInfo).port;
+    }
   }
   info.port = port;
   options.port = port;
   log.info(`Listening for client connections on ${options.host}:${port}`);
+  if (options.tls !== null) log.info('TLS required for client connections');
+  const websocketHost = options.websocket === null ? '' : options.websocket.host || options.host;
+  if (options.websocket !== null) log.info(`Listening for websocket clients on ${options.websocket.tls === null ? 'ws' : 'wss'}://${websocketHost}:${websocketPort}`);
   let monitor: MonitorServer | null = null;
   try {
     monitor = await startMonitoring(options, info, serverId, () => slots.map((slot) => slot.worker), log);
@@ -235,6 +263,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     if (stopping) return;
     log.info('Entering lame duck mode, stop accepting new clients');
     await new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (websocketListener ? websocketListener.close(() => resolve()) : resolve()));
     await Promise.all(
       slots.map(
         (slot) =>
@@ -259,6 +288,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     stopping = true;
     await monitor?.close();
     await new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (websocketListener ? websocketListener.close(() => resolve()) : resolve()));
     await Promise.all(
       slots.map(
         (slot) =>
@@ -284,5 +314,10 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     await slot.ready;
   }
 
-  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, monitorUrl: monitor?.url, reload, lameDuck, reopenLog, killWorker, close };
+  let websocketUrl: string | undefined;
+  if (options.websocket !== null) {
+    const wsHost = websocketHost === '0.0.0.0' ? '127.0.0.1' : websocketHost;
+    websocketUrl = `${options.websocket.tls === null ? 'ws' : 'wss'}://${wsHost}:${websocketPort}`;
+  }
+  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, monitorUrl: monitor?.url, websocketUrl, reload, lameDuck, reopenLog, killWorker, close };
 }

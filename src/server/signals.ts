@@ -125,6 +125,8 @@ const CONFIG_KEY: Partial<Record<keyof ServerOptions, string>> = {
   httpHost: 'http',
   pidFile: 'pid_file',
   portsFileDir: 'ports_file_dir',
+  tls: 'tls',
+  websocket: 'websocket',
 };
 
 /** What differs between two option sets, as the changes to apply; throws if something cannot change live. */
@@ -133,7 +135,8 @@ export function reloadChanges(current: Partial<ServerOptions>, next: Partial<Ser
   const keys = new Set([...Object.keys(current), ...Object.keys(next)] as (keyof ServerOptions)[]);
   for (const key of keys) {
     const after = next[key] ?? DEFAULT_OPTIONS[key];
-    if ((current[key] ?? DEFAULT_OPTIONS[key]) !== after) changes[key] = after;
+    // Blocks (tls, websocket) are re-read as new objects: compare what they hold.
+    if (JSON.stringify(current[key] ?? DEFAULT_OPTIONS[key]) !== JSON.stringify(after)) changes[key] = after;
   }
   assertReloadable(changes);
   return changes;

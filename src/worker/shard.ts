@@ -72,14 +72,19 @@ export class Shard {
     this.flow.currentReader = null;
   }
 
-  /** Takes ownership of an accepted connection and greets it with INFO. */
-  addConnection(socket: Socket, clientId: number): Client {
+  /** The INFO line that greets a connection. */
+  infoLine(socket: Socket, clientId: number): Buffer {
+    return encodeInfo({ ...this.info, client_id: clientId, client_ip: socket.remoteAddress ?? '' });
+  }
+
+  /** Takes ownership of an accepted connection and greets it with INFO (unless its transport did). */
+  addConnection(socket: Socket, clientId: number, greeted = false): Client {
     const reader = new ProtocolReader(this.parse, this.ops, this.options.maxControlLine, this.options.maxPayload);
     const client = new Client(clientId, socket, this, reader);
     this.clients.add(client);
     this.stats.connections++;
     this.stats.totalConnections++;
-    client.send(encodeInfo({ ...this.info, client_id: clientId, client_ip: socket.remoteAddress ?? '' }));
+    if (!greeted) client.send(this.infoLine(socket, clientId));
     return client;
   }
 

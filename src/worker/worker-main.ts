@@ -14,6 +14,7 @@ import { Shard } from './shard.js';
 import { WorkerStats, type StatsQuery, type WorkerSnapshot } from './stats.js';
 import { enterLameDuck } from './lame-duck.js';
 import { reopenLogFile } from '../server/log-file.js';
+import { Transports, type ConnectionKind } from '../transport/accept.js';
 
 export interface WorkerConfig {
   index: number;
@@ -27,7 +28,7 @@ export interface WorkerConfig {
 
 export type ToWorker =
   | { type: 'port'; port: number }
-  | { type: 'connection'; fd: number; clientId: number }
+  | { type: 'connection'; fd: number; clientId: number; kind: ConnectionKind }
   | { type: 'stats'; id: number; query: StatsQuery }
   | { type: 'reload'; options: Partial<ServerOptions> }
   | { type: 'lame-duck' }
@@ -36,7 +37,7 @@ export type ToWorker =
   | { type: 'shutdown' };
 export type FromWorker =
   | { type: 'ready'; parser: string; parserFallbackReason: string | null }
-  | { type: 'listening'; port: number }
+  | { type: 'listening'; port: number; websocketPort: number }
   | { type: 'listen-error'; message: string }
   | { type: 'stats'; id: number; snapshot: WorkerSnapshot }
   | { type: 'lame-duck-done' }
@@ -52,6 +53,7 @@ const shard = new Shard(config.options, backend.parse, config.info, log, mesh);
 mesh.startReceiving((record) => shard.deliverFromPeer(record), shard.flushAll, () => !shard.flow.blocked);
 const counters = config.counters;
 const workerStats = new WorkerStats(shard, config.index);
+const transports = new Transports(config.options, log);
 shard.onClientClosed = (client, reason) => workerStats.recordClosed(client, reason);
 let nextLocalClientId = 1;
 
@@ -59,7 +61,7 @@ function post(message: FromWorker): void {
   port.postMessage(message);
 }
 
-function adopt(socket: net.Socket, clientId: number): void {
+function adopt(socket: net.Socket, clientId: number, kind: ConnectionKind): void {
   Atomics.add(counters, acceptedSlot(config.index), 1);
   Atomics.add(counters, openSlot(config.index), 1);
   const live = Atomics.add(counters, LIVE_TOTAL, 1) + 1;
@@ -68,8 +70,10 @@ function adopt(socket: net.Socket, clientId: number): void {
     Atomics.sub(counters, LIVE_TOTAL, 1);
   });
   const max = config.options.maxConnections;
-  if (max > 0 && live > max) shard.rejectConnection(socket, clientId);
-  else shard.addConnection(socket, clientId);
+  const overMax = max > 0 && live > max;
+  // Over the limit, nats-server answers a TCP client before any TLS handshake.
+  if (overMax && kind === 'client') shard.rejectConnection(socket, clientId);
+  else transports.accept(socket, kind, clientId, shard, overMax);
 }
 
 port.on('message', (message: ToWorker) => {
@@ -78,7 +82,7 @@ port.on('message', (message: ToWorker) => {
       config.info.port = message.port;
       break;
     case 'connection':
-      adopt(new net.Socket({ fd: message.fd, readable: true, writable: true, allowHalfOpen: true }), message.clientId);
+      adopt(new net.Socket({ fd: message.fd, readable: true, writable: true, allowHalfOpen: true }), message.clientId, message.kind);
       break;
     case 'adopt-region':
       mesh.adoptRegion(message.worker, message.region);
@@ -97,10 +101,12 @@ port.on('message', (message: ToWorker) => {
       break;
     case 'lame-duck':
       listener?.close();
+      websocketListener?.close();
       enterLameDuck(shard, config.info, config.options.lameDuckGracePeriod, config.options.lameDuckDuration, () => post({ type: 'lame-duck-done' }));
       break;
     case 'shutdown':
       listener?.close();
+      websocketListener?.close();
       shard.closeAll();
       post({ type: 'stopped' });
       port.close();
@@ -111,12 +117,30 @@ port.on('message', (message: ToWorker) => {
 });
 
 let listener: net.Server | null = null;
-if (config.listenSelf) {
-  listener = net.createServer({ allowHalfOpen: true }, (socket) => adopt(socket, nextLocalClientId++));
-  listener.on('error', (error) => post({ type: 'listen-error', message: error.message }));
-  listener.listen({ host: config.options.host, port: config.options.port }, () => {
-    config.info.port = (listener!.address() as net.AddressInfo).port;
-    post({ type: 'listening', port: config.info.port });
+let websocketListener: net.Server | null = null;
+
+function listen(kind: ConnectionKind, host: string, port: number): Promise<{ server: net.Server; port: number }> {
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => adopt(socket, nextLocalClientId++, kind));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => resolve({ server, port: (server.address() as net.AddressInfo).port }));
   });
+}
+
+if (config.listenSelf) {
+  const ws = config.options.websocket;
+  listen('client', config.options.host, config.options.port)
+    .then(async (client) => {
+      listener = client.server;
+      config.info.port = client.port;
+      let websocketPort = 0;
+      if (ws !== null) {
+        const opened = await listen('websocket', ws.host || config.options.host, ws.port === -1 ? 0 : ws.port);
+        websocketListener = opened.server;
+        websocketPort = opened.port;
+      }
+      post({ type: 'listening', port: client.port, websocketPort });
+    })
+    .catch((error: Error) => post({ type: 'listen-error', message: error.message }));
 }
 post({ type: 'ready', parser: backend.name, parserFallbackReason: backend.fallbackReason });

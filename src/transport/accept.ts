@@ -1,0 +1,75 @@
+/**
+ * What a worker does with an adopted connection before the shard sees a client: the TLS upgrade
+ * after a plaintext INFO (client port with `tls`), or TLS first and the WebSocket upgrade
+ * (websocket port). The shard then gets a socket-like stream and runs the same protocol code.
+ */
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { ServerOptions } from '../server/options.js';
+import type { Shard } from '../worker/shard.js';
+import type { TlsConfig } from './config.js';
+import { createTlsContext, upgradeToTls, type TlsFailure } from './tls.js';
+import { WebSocketUpgrader } from './websocket.js';
+
+/** Which listener accepted the connection. */
+export type ConnectionKind = 'client' | 'websocket';
+
+interface TlsSetup {
+  config: TlsConfig;
+  context: SecureContext;
+}
+
+function tlsSetup(config: TlsConfig | null): TlsSetup | null {
+  return config === null ? null : { config, context: createTlsContext(config) };
+}
+
+export class Transports {
+  private readonly clientTls: TlsSetup | null;
+  private readonly websocketTls: TlsSetup | null;
+  private readonly upgrader: WebSocketUpgrader | null;
+
+  constructor(
+    options: ServerOptions,
+    private readonly log: Logger,
+  ) {
+    this.clientTls = tlsSetup(options.tls);
+    this.websocketTls = tlsSetup(options.websocket?.tls ?? null);
+    this.upgrader = options.websocket === null ? null : new WebSocketUpgrader(options.websocket);
+  }
+
+  /**
+   * Brings `socket` to the point where the shard can serve it, then adds it (or, over
+   * max_connections, greets and rejects it through the same transport).
+   */
+  accept(socket: Socket, kind: ConnectionKind, clientId: number, shard: Shard, reject: boolean): void {
+    const serve = (stream: Socket, greeted: boolean): void => {
+      if (reject) shard.rejectConnection(stream, clientId);
+      else shard.addConnection(stream, clientId, greeted);
+    };
+    const failed = (failure: TlsFailure): void => {
+      const why = failure.reason === 'timeout' ? 'TLS handshake timeout' : `TLS handshake error: ${failure.message}`;
+      this.log.error({ cid: clientId }, why);
+    };
+    if (kind === 'client') {
+      const tls = this.clientTls;
+      if (tls === null) {
+        serve(socket, false);
+        return;
+      }
+      // nats-server: INFO in plaintext (it tells the client to start TLS), then the handshake.
+      socket.write(shard.infoLine(socket, clientId));
+      upgradeToTls(socket, tls.context, tls.config, (secure) => serve(secure, true), failed);
+      return;
+    }
+    const upgrader = this.upgrader;
+    if (upgrader === null) {
+      socket.destroy();
+      return;
+    }
+    const open = (stream: Socket): void => upgrader.upgrade(stream, (duplex) => serve(duplex.asSocket(), false));
+    const tls = this.websocketTls;
+    if (tls === null) open(socket);
+    else upgradeToTls(socket, tls.context, tls.config, open, failed);
+  }
+}
