@@ -38,6 +38,17 @@ export interface QueueGroup {
 
 /** Account of every message until accounts exist. */
 const GLOBAL_ACCOUNT = 0;
+
+/**
+ * Ring record flags. The low byte counts queue re-forwards. A request whose publisher wants
+ * no-responders status is tagged CHECK: each receiver answers with a RESULT record (DELIVERED if
+ * it had a subscriber), because the interest table may report interest that is not there.
+ */
+export const HOPS_MASK = 0xff;
+export const FLAG_CHECK = 0x100;
+export const FLAG_RESULT = 0x200;
+export const FLAG_DELIVERED = 0x400;
+const NO_BYTES = new Uint8Array(0);
 /** Records longer than the ring, or dropped behind a full overflow, are counted here. */
 export interface MeshStats {
   forwards: number;
@@ -159,7 +170,7 @@ export class ShardMesh {
    * `hops` counts re-forwards of a queue message whose chosen member left meanwhile; a re-forward
    * goes only to the assigned workers (`toInterested` false), its plain subscribers were served.
    */
-  forward(msg: MessageView, hops: number, toInterested: boolean): number {
+  forward(msg: MessageView, hops: number, toInterested: boolean, checkTag = 0): number {
     if (this.workers === 1) return 0;
     const candidates = this.candidates;
     const interested = toInterested
@@ -171,8 +182,9 @@ export class ShardMesh {
       const groupCount = this.assignedCount[w];
       if (groupCount === 0 && !contains(candidates, interested, w)) continue;
       const result = this.rings.producers[w]!.write(
-        msg.bytes, GLOBAL_ACCOUNT, hops, msg.subjectOffset, msg.subjectLength, msg.replyOffset, msg.replyLength,
-        msg.headerLength, msg.payloadOffset, msg.payloadLength, this.assignedGroups[w], groupCount,
+        msg.bytes, GLOBAL_ACCOUNT, checkTag === 0 ? hops : hops | FLAG_CHECK, msg.subjectOffset, msg.subjectLength,
+        msg.replyOffset, msg.replyLength, msg.headerLength, msg.payloadOffset, msg.payloadLength,
+        this.assignedGroups[w], groupCount, checkTag,
       );
       this.assignedCount[w] = 0;
       if (result === WriteResult.RING) {
@@ -187,6 +199,12 @@ export class ShardMesh {
       }
     }
     return sent;
+  }
+
+  /** Answers a CHECK-tagged request from `worker`: whether a subscriber here got it. */
+  sendResult(worker: number, tag: number, delivered: boolean): void {
+    const flags = delivered ? FLAG_RESULT | FLAG_DELIVERED : FLAG_RESULT;
+    this.rings.producers[worker]!.write(NO_BYTES, GLOBAL_ACCOUNT, flags, 0, 0, 0, 0, -1, 0, 0, null, 0, tag);
   }
 
   /** Publishes what was forwarded since the last commit and wakes parked peers. */

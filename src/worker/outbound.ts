@@ -49,8 +49,8 @@ export class Outbound {
   }
 
   /** nats-server's no-responders status to a requester: `HMSG <reply> <sid> 16 16` + `NATS/1.0 503`. */
-  appendNoResponders(request: MessageView, sid: Uint8Array): void {
-    this.appendFrame(request.bytes, request.replyOffset, request.replyLength, sid, request.bytes, 0, 0,
+  appendNoResponders(reply: Uint8Array, replyOffset: number, replyLength: number, sid: Uint8Array): void {
+    this.appendFrame(reply, replyOffset, replyLength, sid, reply, 0, 0,
       NO_RESPONDERS_HEADER.length, NO_RESPONDERS_HEADER, 0, NO_RESPONDERS_HEADER.length);
   }
 

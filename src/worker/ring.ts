@@ -17,6 +17,7 @@
  *   [0] record bytes (or WRAP_MARKER: the rest up to the end of the data area is unused)
  *   [1] account id   [2] flags (low 16 bits) | queue-group count << 16
  *   [3] subject length | reply length << 16   [4] header length (-1: no headers)   [5] payload length
+ *   [6] tag (the sender's correlation id, 0 for none)
  *   then one Int32 per queue-group id, then subject, reply and payload bytes (payload includes headers).
  *
  * Wake-ups: each worker owns a Doorbell (an Int32 sequence and a parked flag). A consumer that found
@@ -47,7 +48,7 @@ const STAT_RECORDS_READ = 40;
 const CONTROL_BYTES = 384;
 
 const WRAP_MARKER = -1;
-const RECORD_HEADER_BYTES = 24;
+const RECORD_HEADER_BYTES = 28;
 const MAX_FIELD = 0xffff;
 /** An emptied overflow buffer larger than this is released rather than kept for the next burst. */
 const OVERFLOW_KEEP_BYTES = 64 * 1024;
@@ -140,7 +141,7 @@ function encodeRecord(
   src: Uint8Array, account: number, flags: number,
   subjectOffset: number, subjectLength: number, replyOffset: number, replyLength: number,
   headerLength: number, payloadOffset: number, payloadLength: number,
-  groups: Int32Array | null, groupCount: number,
+  groups: Int32Array | null, groupCount: number, tag: number,
 ): void {
   const w = position >> 2;
   words[w] = size;
@@ -149,7 +150,8 @@ function encodeRecord(
   words[w + 3] = subjectLength | (replyLength << 16);
   words[w + 4] = headerLength;
   words[w + 5] = payloadLength;
-  for (let i = 0; i < groupCount; i++) words[w + 6 + i] = groups![i];
+  words[w + 6] = tag;
+  for (let i = 0; i < groupCount; i++) words[w + 7 + i] = groups![i];
   let p = position + RECORD_HEADER_BYTES + 4 * groupCount;
   copyBytes(bytes, p, src, subjectOffset, subjectLength);
   p += subjectLength;
@@ -178,6 +180,8 @@ export class RingProducer {
   private overflowWords = new Int32Array(0);
   private overflowStart = 0;
   private overflowEnd = 0;
+  /** Set by a drop, cleared when the overflow is empty again. */
+  private dropping = false;
 
   recordsWritten = 0;
   bytesWritten = 0;
@@ -206,7 +210,7 @@ export class RingProducer {
     src: Uint8Array, account: number, flags: number,
     subjectOffset: number, subjectLength: number, replyOffset: number, replyLength: number,
     headerLength: number, payloadOffset: number, payloadLength: number,
-    groups: Int32Array | null, groupCount: number,
+    groups: Int32Array | null, groupCount: number, tag = 0,
   ): WriteResult {
     const size = (RECORD_HEADER_BYTES + 4 * groupCount + subjectLength + replyLength + payloadLength + 3) & ~3;
     if (size > this.capacity || subjectLength > MAX_FIELD || replyLength > MAX_FIELD || groupCount > MAX_FIELD) {
@@ -217,20 +221,23 @@ export class RingProducer {
       const position = this.reserve(size);
       if (position >= 0) {
         encodeRecord(this.words, this.bytes, position, size, src, account, flags, subjectOffset, subjectLength,
-          replyOffset, replyLength, headerLength, payloadOffset, payloadLength, groups, groupCount);
+          replyOffset, replyLength, headerLength, payloadOffset, payloadLength, groups, groupCount, tag);
         this.tail = (this.tail + size) | 0;
         this.recordsWritten++;
         this.bytesWritten += size;
         return WriteResult.RING;
       }
     }
-    if (this.overflowEnd - this.overflowStart + size > this.overflowLimitBytes) {
+    if (this.dropping || this.overflowEnd - this.overflowStart + size > this.overflowLimitBytes) {
+      // Once one record is dropped, later ones are too until the overflow drained: what the
+      // consumer gets is a prefix of what was sent, never a stream with holes.
+      this.dropping = true;
       this.recordsDropped++;
       return WriteResult.DROPPED;
     }
     if (this.overflowEnd + size > this.overflow.length) this.makeOverflowRoom(size);
     encodeRecord(this.overflowWords, this.overflow, this.overflowEnd, size, src, account, flags, subjectOffset,
-      subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength, groups, groupCount);
+      subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength, groups, groupCount, tag);
     this.overflowEnd += size;
     return WriteResult.OVERFLOW;
   }
@@ -310,6 +317,7 @@ export class RingProducer {
       this.bytesWritten += size;
     }
     this.overflowStart = this.overflowEnd = 0;
+    this.dropping = false;
     if (this.overflow.length > OVERFLOW_KEEP_BYTES) {
       this.overflow = new Uint8Array(0);
       this.overflowWords = new Int32Array(0);
@@ -357,6 +365,10 @@ export class RingRecord {
   payloadOffset = 0;
   payloadLength = 0;
   groupCount = 0;
+  /** The sender's correlation id (0: none). */
+  tag = 0;
+  /** The worker that sent it. */
+  from = -1;
   /** @internal index of the first group id in `words` */
   groupsIndex = 0;
 
@@ -385,13 +397,15 @@ export class RingConsumer {
   recordsRead = 0;
 
   /** `producerBell` is rung when this consumer frees space for a producer holding overflow. */
-  constructor(ring: SharedArrayBuffer, private readonly producerBell: Doorbell) {
+  /** `peer` is the producing worker, reported as each record's `from`. */
+  constructor(ring: SharedArrayBuffer, private readonly producerBell: Doorbell, peer = -1) {
     this.control = new Int32Array(ring, 0, CONTROL_BYTES >> 2);
     this.stats = new Float64Array(ring, 0, CONTROL_BYTES >> 3);
     this.capacity = this.control[CAPACITY];
     this.mask = this.capacity - 1;
     this.words = new Int32Array(ring, CONTROL_BYTES, this.capacity >> 2);
     this.record = new RingRecord(Buffer.from(ring, CONTROL_BYTES, this.capacity), this.words);
+    this.record.from = peer;
     this.head = Atomics.load(this.control, HEAD);
   }
 
@@ -426,7 +440,8 @@ export class RingConsumer {
         record.flags = flagsAndGroups & MAX_FIELD;
         const groupCount = flagsAndGroups >>> 16;
         record.groupCount = groupCount;
-        record.groupsIndex = w + 6;
+        record.tag = words[w + 6];
+        record.groupsIndex = w + 7;
         const lengths = words[w + 3];
         const subjectLength = lengths & MAX_FIELD;
         const replyLength = lengths >>> 16;
@@ -528,7 +543,7 @@ export class RingMesh {
       }
       const peerBell = new Doorbell(buffers.doorbells[peer]);
       this.producers.push(new RingProducer(buffers.rings[self * this.workers + peer]!, peerBell, options));
-      this.consumers.push(new RingConsumer(buffers.rings[peer * this.workers + self]!, peerBell));
+      this.consumers.push(new RingConsumer(buffers.rings[peer * this.workers + self]!, peerBell, peer));
     }
   }
 

@@ -7,10 +7,12 @@ import { ProtocolReader } from '../protocol/reader.js';
 import * as errors from '../protocol/errors.js';
 import { Sublist, type SublistResult } from '../sublist/sublist.js';
 import { Client, Subscription, type CloseReason } from './client.js';
-import type { ShardMesh } from './mesh.js';
+import { FLAG_CHECK, FLAG_DELIVERED, FLAG_RESULT, HOPS_MASK, type ShardMesh } from './mesh.js';
 import type { RingRecord } from './ring.js';
 import { InboundMessage, type MessageView } from './message.js';
 import { FlowControl } from './flow-control.js';
+import { authenticatorFor } from '../auth/authenticator.js';
+import { clientInfo } from '../auth/info.js';
 
 /** Counters of one shard, read by the main thread for monitoring. */
 export interface ShardStats {
@@ -45,6 +47,9 @@ export class Shard {
   private readonly ops = new Int32Array(OPS_ARRAY_LENGTH);
   private readonly dirtyClients: Client[] = [];
   readonly flow: FlowControl;
+  /** Requests forwarded with a no-responders check, by tag, until every peer answered. */
+  private readonly pendingChecks = new Map<number, PendingCheck>();
+  private lastCheckTag = 0;
   /** The message of the PUB being handled; refilled per op, never retained. */
   readonly inbound = new InboundMessage();
   private flushScheduled = false;
@@ -74,7 +79,8 @@ export class Shard {
 
   /** The INFO line that greets a connection. */
   infoLine(socket: Socket, clientId: number): Buffer {
-    return encodeInfo({ ...this.info, client_id: clientId, client_ip: socket.remoteAddress ?? '' });
+    const auth = authenticatorFor(this.options);
+    return encodeInfo(clientInfo(this.info, clientId, socket.remoteAddress ?? '', auth.required, auth.nonceFor(clientId)));
   }
 
   /** Takes ownership of an accepted connection and greets it with INFO (unless its transport did). */
@@ -129,7 +135,10 @@ export class Shard {
         }
       }
     }
-    const forwarded = this.mesh.forward(msg, 0, true);
+    // A request nobody here took: the requester may be owed a no-responders status.
+    const own = delivered === 0 && msg.replyLength > 0 && publisher.noResponders ? this.replySubscription(publisher, msg) : null;
+    const checkTag = own === null ? 0 : this.nextCheckTag();
+    const forwarded = this.mesh.forward(msg, 0, true, checkTag);
     if (forwarded > 0) {
       this.scheduleFlush();
       if (this.mesh.overflowed) {
@@ -137,9 +146,38 @@ export class Shard {
         this.flow.ringFull();
       }
     }
-    if (delivered === 0 && forwarded === 0 && msg.replyLength > 0 && publisher.noResponders) {
-      this.sendNoResponders(publisher, msg);
-    }
+    if (own === null) return;
+    const reply = Buffer.from(msg.bytes.subarray(msg.replyOffset, msg.replyOffset + msg.replyLength));
+    if (forwarded === 0) this.sendNoResponders(own, reply);
+    else this.trackCheck(checkTag, own, reply, forwarded);
+  }
+
+  /** The requester's own subscription that the reply subject reaches, if any. */
+  private replySubscription(publisher: Client, msg: MessageView): Subscription | null {
+    const plain = this.sublist.matchBytes(msg.bytes, msg.replyOffset, msg.replyLength).plain;
+    for (let i = 0; i < plain.length; i++) if (plain[i].client === publisher) return plain[i];
+    return null;
+  }
+
+  private nextCheckTag(): number {
+    this.lastCheckTag = this.lastCheckTag === 0x7fffffff ? 1 : this.lastCheckTag + 1;
+    return this.lastCheckTag;
+  }
+
+  private trackCheck(tag: number, own: Subscription, reply: Buffer, awaiting: number): void {
+    // Answers from a worker that died never come: the oldest checks are dropped past the bound.
+    if (this.pendingChecks.size >= MAX_PENDING_CHECKS) this.pendingChecks.delete(this.pendingChecks.keys().next().value!);
+    this.pendingChecks.set(tag, { own, reply, awaiting, delivered: false });
+  }
+
+  /** A peer's answer to a forwarded request: the 503 goes out once every peer said it had no one. */
+  private checkResult(record: RingRecord): void {
+    const check = this.pendingChecks.get(record.tag);
+    if (check === undefined) return;
+    if ((record.flags & FLAG_DELIVERED) !== 0) check.delivered = true;
+    if (--check.awaiting > 0) return;
+    this.pendingChecks.delete(record.tag);
+    if (!check.delivered) this.sendNoResponders(check.own, check.reply);
   }
 
   /**
@@ -148,12 +186,19 @@ export class Shard {
    * message goes on to another worker that has one (at most `workers` hops).
    */
   deliverFromPeer(record: RingRecord): void {
+    if ((record.flags & FLAG_RESULT) !== 0) {
+      this.checkResult(record);
+      return;
+    }
+    const hops = record.flags & HOPS_MASK;
     const local = this.sublist.matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
-    this.deliverPlain(local, null, record);
+    let delivered = this.deliverPlain(local, null, record);
     let reassigned = false;
     for (let i = 0; i < record.groupCount; i++) {
       const group = this.mesh.groupById(record.group(i));
-      if (this.deliverToQueue(local, group.queue, null, record) > 0 || record.flags >= this.mesh.workers) continue;
+      const done = this.deliverToQueue(local, group.queue, null, record);
+      delivered += done;
+      if (done > 0 || hops >= this.mesh.workers) continue;
       const all = this.mesh.groups.matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
       const entries = findQueue(all, group.queue);
       const worker = entries === null ? -1 : this.mesh.pickWorker(entries, this.mesh.self);
@@ -162,7 +207,9 @@ export class Shard {
         reassigned = true;
       }
     }
-    if (reassigned) this.mesh.forward(record, record.flags + 1, false);
+    if (reassigned) this.mesh.forward(record, hops + 1, false);
+    // A re-forwarded queue message counts as delivered: its new worker has the member.
+    if ((record.flags & FLAG_CHECK) !== 0) this.mesh.sendResult(record.from, record.tag, delivered > 0 || reassigned);
   }
 
   private deliverPlain(local: SublistResult<Subscription>, skipOwn: Client | null, msg: MessageView): number {
@@ -189,6 +236,12 @@ export class Shard {
   private deliver(sub: Subscription, msg: MessageView): void {
     const client = sub.client;
     if (client.closed) return;
+    const perms = client.permissions;
+    if (perms !== null) {
+      // A wildcard subscription does not bring what the subscribe deny list names (nats-server).
+      if (perms.filtersDelivery && perms.rules.deliveryDenied(msg.bytes, msg.subjectOffset, msg.subjectLength)) return;
+      if (msg.replyLength > 0) perms.noteReply(msg.bytes, msg.replyOffset, msg.replyLength);
+    }
     // A subscriber that did not announce headers gets the message without them.
     client.outbound.appendMsg(msg, sub.sidBytes, client.headers);
     client.msgsOut++;
@@ -203,12 +256,11 @@ export class Shard {
   }
 
   /** `HMSG <reply> <sid> 16 16` + `NATS/1.0 503` to the requester's own subscription on the reply subject. */
-  private sendNoResponders(publisher: Client, msg: MessageView): void {
-    const result = this.sublist.matchBytes(msg.bytes, msg.replyOffset, msg.replyLength);
-    const own = result.plain.find((sub) => sub.client === publisher);
-    if (own === undefined) return;
-    publisher.outbound.appendNoResponders(msg, own.sidBytes);
-    this.markDirty(publisher);
+  private sendNoResponders(own: Subscription, reply: Buffer): void {
+    const requester = own.client;
+    if (requester.closed) return;
+    requester.outbound.appendNoResponders(reply, 0, reply.length, own.sidBytes);
+    this.markDirty(requester);
   }
 
   markDirty(client: Client): void {
@@ -243,6 +295,16 @@ export class Shard {
     for (const client of [...this.clients]) client.close('Server Shutdown');
   }
 }
+
+/** A forwarded request waiting for its peers' answers before a no-responders status. */
+interface PendingCheck {
+  own: Subscription;
+  reply: Buffer;
+  awaiting: number;
+  delivered: boolean;
+}
+
+const MAX_PENDING_CHECKS = 10_000;
 
 function findQueue<S extends { readonly queue: string | null }>(result: SublistResult<S>, name: string): readonly S[] | null {
   const queues = result.queues;
