@@ -425,6 +425,16 @@ export function workerz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[
       in_bytes: s.stats.bytesIn,
       out_bytes: s.stats.bytesOut,
       slow_consumers: s.stats.slowConsumers,
+      heap_used: s.heapUsed,
+      // Nanoseconds, over the last complete window (window_end is null until the first one closed).
+      event_loop_delay: {
+        window: nanoseconds(s.eventLoopDelay.windowMs),
+        window_end: s.eventLoopDelay.windowEnd === 0 ? null : formatTime(s.eventLoopDelay.windowEnd),
+        mean: s.eventLoopDelay.mean,
+        p50: s.eventLoopDelay.p50,
+        p99: s.eventLoopDelay.p99,
+        max: s.eventLoopDelay.max,
+      },
       // Cross-worker figures: forwards, drops, ring occupancy (ShardMesh.snapshot).
       interconnect: s.interconnect,
     })),

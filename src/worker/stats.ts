@@ -3,6 +3,7 @@
  * connections, its subscriptions, and a bounded ring of the connections it closed (nats-server keeps
  * the last 10,000 for /connz?state=closed). Built only when asked, never on the message path.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { SublistStats } from '../sublist/sublist.js';
 import type { Client, CloseReason } from './client.js';
 import type { Shard, ShardStats } from './shard.js';
@@ -56,9 +57,49 @@ export interface InterconnectSnapshot {
   [figure: string]: number;
 }
 
+/** Event-loop delay of one worker over its last complete window, in nanoseconds (perf_hooks). */
+export interface EventLoopDelaySnapshot {
+  windowMs: number;
+  /** Epoch milliseconds when the window closed; 0 while the first one is still open. */
+  windowEnd: number;
+  mean: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export const EVENT_LOOP_WINDOW_MS = 10_000;
+
+/**
+ * Samples how late the worker's event loop runs timers; a busy or blocked shard shows here before
+ * its clients notice. Figures are per fixed window so that any number of pollers see the same ones.
+ */
+class EventLoopDelayMeter {
+  private readonly histogram = monitorEventLoopDelay({ resolution: 10 });
+  private last: EventLoopDelaySnapshot = { windowMs: EVENT_LOOP_WINDOW_MS, windowEnd: 0, mean: 0, p50: 0, p99: 0, max: 0 };
+
+  constructor() {
+    this.histogram.enable();
+    setInterval(() => this.closeWindow(), EVENT_LOOP_WINDOW_MS).unref();
+  }
+
+  private closeWindow(): void {
+    const h = this.histogram;
+    this.last = { windowMs: EVENT_LOOP_WINDOW_MS, windowEnd: Date.now(), mean: Math.round(h.mean) || 0, p50: h.percentile(50), p99: h.percentile(99), max: h.max };
+    h.reset();
+  }
+
+  snapshot(): EventLoopDelaySnapshot {
+    return this.last;
+  }
+}
+
 export interface WorkerSnapshot {
   worker: number;
   stats: ShardStats;
+  eventLoopDelay: EventLoopDelaySnapshot;
+  /** V8 heap in use by this worker's isolate, bytes. */
+  heapUsed: number;
   subscriptionCount: number;
   sublist: SublistStats;
   connections: ConnectionSnapshot[];
@@ -102,6 +143,7 @@ export class WorkerStats {
   private readonly closedRing: ConnectionSnapshot[] = [];
   private closedNext = 0;
   private readonly activity = new ActivitySampler();
+  private readonly eventLoop = new EventLoopDelayMeter();
 
   constructor(
     private readonly shard: Shard,
@@ -158,6 +200,8 @@ export class WorkerStats {
     return {
       worker: this.worker,
       stats: { ...shard.stats },
+      eventLoopDelay: this.eventLoop.snapshot(),
+      heapUsed: process.memoryUsage().heapUsed,
       subscriptionCount: shard.sublist.count,
       sublist: shard.sublist.stats(),
       connections,
