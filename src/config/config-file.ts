@@ -7,6 +7,7 @@
 import { parseConfFile, ConfSyntaxError, type ConfEntry, type ConfMap, type ConfValue } from './conf-parser.js';
 import { parseDuration } from './units.js';
 import type { LogLevel, ParserChoice, ServerOptions } from '../server/options.js';
+import { readAuthorization } from '../auth/config.js';
 import { readTlsBlock, readWebSocketBlock } from '../transport/config.js';
 
 /** Every problem found in the file, each as `file:line:column: message`. */
@@ -31,7 +32,6 @@ const NOT_YET_SUPPORTED = new Set([
   'disable_sublist_cache',
   'no_sublist_cache',
   'accounts',
-  'authorization',
   'https',
   'https_port',
   'http_base_path',
@@ -65,7 +65,6 @@ const NOT_YET_SUPPORTED = new Set([
   'resolver_tls',
   'resolver_preload',
   'resolver_pinned_accounts',
-  'no_auth_user',
   'system_account',
   'system',
   'no_system_account',
@@ -269,6 +268,14 @@ class Reader {
       case 'ws':
         return set('websocket', readWebSocketBlock(key, entry, (at, message) => this.problem(at, message)));
     }
+    if (key === 'authorization') {
+      const block = readAuthorization(entry, (at, message) => this.problem(at, message));
+      if (block === undefined) return;
+      o.authorization = block.authorization;
+      if (block.timeoutMs !== undefined) o.authTimeout = block.timeoutMs;
+      return;
+    }
+    if (key === 'no_auth_user') return set('noAuthUser', this.string(key, entry));
     if (NOT_YET_SUPPORTED.has(key)) {
       this.problem(entry, `"${key}" is not supported by natrium yet`);
       return;

@@ -29,6 +29,9 @@ const SUPPORTED: OptionSpec = {
   signal: { type: 'string' },
   sl: { type: 'string' },
   ports_file_dir: { type: 'string' },
+  user: { type: 'string' },
+  pass: { type: 'string' },
+  auth: { type: 'string' },
   tls: { type: 'boolean' },
   tlscert: { type: 'string' },
   tlskey: { type: 'string' },
@@ -64,9 +67,6 @@ const NOT_YET_SUPPORTED: OptionSpec = {
   jetstream: { type: 'boolean' },
   sd: { type: 'string' },
   store_dir: { type: 'string' },
-  user: { type: 'string' },
-  pass: { type: 'string' },
-  auth: { type: 'string' },
   routes: { type: 'string' },
   cluster: { type: 'string' },
   cluster_name: { type: 'string' },
@@ -109,6 +109,11 @@ TLS Options:
         --tlskey <file>              Private key for server certificate
         --tlsverify                  Enable TLS, verify client certificates
         --tlscacert <file>           Client certificate CA for verification
+
+Authorization Options:
+        --user <user>                User required for connections
+        --pass <password>            Password required for connections
+        --auth <token>               Authorization token required for connections
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
@@ -214,6 +219,9 @@ export function parseFlags(argv: readonly string[]): FlagResult {
   if (str('max_subscriptions') !== undefined) options.maxSubscriptions = integer('max_subscriptions', str('max_subscriptions')!, 0);
   const tls = tlsFromFlags({ tls: v.tls === true, cert: str('tlscert'), key: str('tlskey'), ca: str('tlscacert'), verify: v.tlsverify === true });
   if (tls !== null) options.tls = tls;
+  if (str('user') !== undefined || str('pass') !== undefined || str('auth') !== undefined) {
+    options.authorization = { token: str('auth') ?? '', user: str('user') ?? '', password: str('pass') ?? '', users: [] };
+  }
   const configFile = str('config') ?? null;
   if (v.t === true && configFile === null) throw new Error('-t needs a configuration file: -c <file> -t');
   return { kind: 'run', options, configFile, testConfig: v.t === true };

@@ -1,4 +1,5 @@
 import type { TlsConfig, WebSocketConfig } from '../transport/config.js';
+import { DEFAULT_AUTH_TIMEOUT_MS, type AuthorizationOptions } from '../auth/options.js';
 /** Broker options, named and defaulted as nats-server's (server/const.go, server/opts.go). */
 export type ParserChoice = 'auto' | 'native' | 'js';
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -47,6 +48,12 @@ export interface ServerOptions {
   tls: TlsConfig | null;
   /** WebSocket listener (nats-server `websocket {}`); null = none. */
   websocket: WebSocketConfig | null;
+  /** The `authorization` block (token, user/password, users with permissions); null = no auth. */
+  authorization: AuthorizationOptions | null;
+  /** User of `users` that a client without credentials becomes (nats-server no_auth_user). */
+  noAuthUser: string;
+  /** Milliseconds a client has to authenticate (authorization.timeout); AUTH_TIMEOUT. */
+  authTimeout: number;
 }
 
 export const DEFAULT_OPTIONS: ServerOptions = {
@@ -73,4 +80,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   lameDuckGracePeriod: 10_000,
   tls: null,
   websocket: null,
+  authorization: null,
+  noAuthUser: '',
+  authTimeout: DEFAULT_AUTH_TIMEOUT_MS,
 };

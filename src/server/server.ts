@@ -16,6 +16,7 @@ import { createMeshBuffers } from '../worker/mesh.js';
 import { startMonitoring, type MonitorServer } from '../monitor/http-server.js';
 import { reopenLogFile } from './log-file.js';
 import { assertReloadable } from './signals.js';
+import { assertAuthConsistent } from '../auth/config.js';
 import { NATRIUM_VERSION, NATS_PROTOCOL_VERSION } from './version.js';
 import type { ConnectionKind } from '../transport/accept.js';
 import { checkTransports } from '../transport/check.js';
@@ -75,6 +76,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   if (options.port === -1) options.port = 0;
   const log = createLogger(options);
   if (options.parser === 'native' && native === null) throw new Error(`--parser native: ${nativeLoadError}`);
+  assertAuthConsistent(options);
   // Handing sockets to workers needs dup(2) from the addon; without it the one worker listens itself.
   const listenSelf = native === null;
   let workerCount = options.workers > 0 ? options.workers : os.availableParallelism();
@@ -244,6 +246,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
 
   function reload(changes: Partial<ServerOptions>): void {
     assertReloadable(changes);
+    assertAuthConsistent({ ...options, ...changes });
     Object.assign(options, changes);
     info.max_payload = options.maxPayload;
     log.level = options.logLevel;

@@ -111,6 +111,9 @@ const RELOADABLE = new Set<keyof ServerOptions>([
   'logLevel',
   'lameDuckDuration',
   'lameDuckGracePeriod',
+  'authorization',
+  'noAuthUser',
+  'authTimeout',
 ]);
 
 /** nats-server's config-file key for each option, to name what a reload refuses. */

@@ -5,6 +5,9 @@ import { OK, PING, PONG } from '../protocol/encoder.js';
 import * as errors from '../protocol/errors.js';
 import { isValidPublishSubjectBytes, isValidSubscribeSubject } from '../sublist/subject.js';
 import { Outbound } from './outbound.js';
+import { authenticatorFor, type Identity } from '../auth/authenticator.js';
+import { LoginGate, type LoginClient } from '../auth/login.js';
+import { ConnectionPermissions } from '../auth/permissions.js';
 import type { Shard } from './shard.js';
 
 /** One SUB of one client. `sidBytes` is what MSG lines carry, kept as bytes for delivery. */
@@ -36,7 +39,9 @@ export type CloseReason =
   | 'Maximum Control Line Exceeded'
   | 'Maximum Connections Exceeded'
   | 'Write Error'
-  | 'Read Error';
+  | 'Read Error'
+  | 'Authentication Timeout'
+  | 'Authentication Failure';
 
 /** The CONNECT fields nats-server reads, with its defaults (note verbose and pedantic default on). */
 interface ConnectOptions {
@@ -64,7 +69,7 @@ const CONNECT_FIELD_TYPES: Record<keyof ConnectOptions, 'boolean' | 'string' | '
 };
 
 /** A client connection owned by one shard: protocol state, subscriptions and outbound bytes. */
-export class Client implements OpSink {
+export class Client implements OpSink, LoginClient {
   readonly outbound = new Outbound();
   readonly subs = new Map<string, Subscription>();
   verbose = true;
@@ -76,6 +81,12 @@ export class Client implements OpSink {
   lang = '';
   version = '';
   connectReceived = false;
+  /** Stands until the client authenticated, when authentication is required. */
+  login: LoginGate | null = null;
+  /** The authenticated user's permissions; null = no restrictions. */
+  permissions: ConnectionPermissions | null = null;
+  /** Authenticated user (name or NKey); '' without authentication. */
+  user = '';
   closed = false;
   /** Set while queued for the shard's next flush. */
   dirty = false;
@@ -97,11 +108,12 @@ export class Client implements OpSink {
     private readonly reader: ProtocolReader,
   ) {
     socket.setNoDelay(true);
+    const authenticator = authenticatorFor(shard.options);
+    if (authenticator.required) this.login = new LoginGate(this, authenticator);
     socket.on('data', (chunk: Buffer) => {
       if (this.closed) return;
-      this.shard.beginRead(this);
-      this.reader.feed(chunk, this);
-      this.shard.endRead();
+      if (this.login !== null) this.login.onData(chunk);
+      else this.readChunk(chunk);
     });
     socket.on('drain', () => {
       this.clearWriteDeadline();
@@ -113,6 +125,18 @@ export class Client implements OpSink {
     socket.on('close', () => this.close('Client Closed'));
     const interval = shard.options.pingInterval;
     if (interval > 0) this.pingTimer = setInterval(() => this.onPingTimer(), interval);
+  }
+
+  readChunk(chunk: Buffer): void {
+    this.shard.beginRead(this);
+    this.reader.feed(chunk, this);
+    this.shard.endRead();
+  }
+
+  applyIdentity(identity: Identity): void {
+    this.login = null;
+    this.user = identity.name;
+    this.permissions = identity.permissions === null ? null : new ConnectionPermissions(identity.permissions);
   }
 
   /** Handles a batch of parsed ops; returns false once the connection closed. */
@@ -193,6 +217,11 @@ export class Client implements OpSink {
     this.lang = opts.lang ?? '';
     this.version = opts.version ?? '';
     this.connectReceived = true;
+    if (this.login !== null) this.login.authenticate(fields);
+    else this.finishConnect();
+  }
+
+  finishConnect(): void {
     if (this.noResponders && !this.headers) {
       this.sendErrorAndClose(errors.ERR_NO_RESPONDERS_REQUIRES_HEADERS, 'Protocol Violation');
       return;
@@ -217,6 +246,11 @@ export class Client implements OpSink {
     if (this.pedantic && !isValidPublishSubjectBytes(src, msg.subjectOffset, msg.subjectLength)) {
       this.send(errors.ERR_INVALID_PUBLISH_SUBJECT);
     }
+    const perms = this.permissions;
+    if (perms !== null && perms.rules.checksPublish && !perms.canPublish(src, msg.subjectOffset, msg.subjectLength)) {
+      this.send(errors.errPublishPermission(src.subarray(msg.subjectOffset, msg.subjectOffset + msg.subjectLength)));
+      return;
+    }
     // nats-server acknowledges before delivering (an echo to self comes after the +OK).
     if (this.verbose) this.send(OK);
     this.shard.publish(this, msg);
@@ -233,6 +267,11 @@ export class Client implements OpSink {
   ): void {
     const subject = src.toString('latin1', subjectOff, subjectOff + subjectLen);
     const queue = queueLen > 0 ? src.toString('latin1', queueOff, queueOff + queueLen) : null;
+    // Permissions come first: nats-server refuses "foo..bar" as a violation when it is not allowed.
+    if (this.permissions !== null && !this.permissions.canSubscribe(subject, queue)) {
+      this.send(errors.errSubscriptionPermission(src.subarray(subjectOff, subjectOff + subjectLen), src.subarray(queueOff, queueOff + queueLen)));
+      return;
+    }
     if (!isValidSubscribeSubject(subject)) {
       this.send(errors.ERR_INVALID_SUBJECT);
       return;
@@ -345,6 +384,7 @@ export class Client implements OpSink {
     if (this.closed) return;
     this.closed = true;
     if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    this.login?.dispose();
     this.clearWriteDeadline();
     for (const sub of this.subs.values()) this.shard.removeSubscription(sub);
     this.subs.clear();

@@ -1,0 +1,159 @@
+/**
+ * Who may connect: checks the credentials of a CONNECT in nats-server's order (server/auth.go,
+ * processClientOrLeafAuthentication): an NKey user when the client names an NKey, else a user of
+ * the `users` list (or `no_auth_user` for a client without credentials), else the token, else the
+ * single user/password. bcrypt hashes and NKey signatures are checked in a thread pool; plain
+ * secrets are compared in constant time on the spot.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ServerOptions } from '../server/options.js';
+import { decodePublicUserKey } from './nkey.js';
+import { authRequired, type AuthorizationOptions, type UserConfig } from './options.js';
+import { CompiledPermissions } from './permissions.js';
+import { VerifierPool } from './verifier-pool.js';
+
+/** A client that passed authentication: its user name (or NKey) and permissions. */
+export interface Identity {
+  readonly name: string;
+  readonly permissions: CompiledPermissions | null;
+}
+
+/** The CONNECT fields that carry credentials (nats-server's JSON names). */
+export interface Credentials {
+  user?: unknown;
+  pass?: unknown;
+  auth_token?: unknown;
+  nkey?: unknown;
+  sig?: unknown;
+}
+
+interface KnownUser {
+  readonly config: UserConfig;
+  readonly identity: Identity;
+  /** Raw Ed25519 key, for NKey users. */
+  readonly publicKey: Buffer | null;
+}
+
+const BCRYPT_PREFIX = /^\$2[abxy]\$\d{2}\$/;
+/** nats-server's nonce: 11 random bytes, base64url without padding (15 characters). */
+const NONCE_BYTES = 11;
+/**
+ * Nonces are derived from the client id with a secret of this thread, so the INFO (which a
+ * transport may send before the connection reaches the shard) and the check agree without state.
+ */
+const NONCE_SECRET = randomBytes(32);
+
+export function isBcrypt(secret: string): boolean {
+  return BCRYPT_PREFIX.test(secret);
+}
+
+function plainEqual(expected: string, given: string): boolean {
+  const a = Buffer.from(expected, 'utf8');
+  const b = Buffer.from(given, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+export type AuthResult = Identity | null | Promise<Identity | null>;
+
+export class Authenticator {
+  readonly required: boolean;
+  /** NKey users exist: every client gets a nonce to sign. */
+  readonly nonceRequired: boolean;
+  readonly timeoutMs: number;
+  private readonly users = new Map<string, KnownUser>();
+  private readonly nkeys = new Map<string, KnownUser>();
+  private readonly single: Identity;
+  private readonly noAuthUser: KnownUser | null;
+
+  constructor(
+    readonly auth: AuthorizationOptions | null,
+    noAuthUser: string,
+    timeoutMs: number,
+    private readonly pool: VerifierPool,
+  ) {
+    this.required = authRequired(auth);
+    this.timeoutMs = timeoutMs;
+    for (const config of auth?.users ?? []) {
+      const identity: Identity = {
+        name: config.nkey !== '' ? config.nkey : config.user,
+        permissions: config.permissions === null ? null : new CompiledPermissions(config.permissions),
+      };
+      if (config.nkey !== '') this.nkeys.set(config.nkey, { config, identity, publicKey: decodePublicUserKey(config.nkey) });
+      else this.users.set(config.user, { config, identity, publicKey: null });
+    }
+    this.nonceRequired = this.nkeys.size > 0;
+    this.single = { name: auth?.user ?? '', permissions: null };
+    this.noAuthUser = noAuthUser === '' ? null : (this.users.get(noAuthUser) ?? null);
+  }
+
+  /** The nonce of connection `clientId` ('' when no NKey user needs one). */
+  nonceFor(clientId: number): string {
+    if (!this.nonceRequired) return '';
+    return createHmac('sha256', NONCE_SECRET).update(String(clientId)).digest().subarray(0, NONCE_BYTES).toString('base64url');
+  }
+
+  /** The `no_auth_user`, for a client that sends no credentials (or no CONNECT at all). */
+  get defaultIdentity(): Identity | null {
+    return this.noAuthUser?.identity ?? null;
+  }
+
+  /** The identity these credentials prove, or null; a promise when a pool thread must check them. */
+  authenticate(credentials: Credentials, nonce: string): AuthResult {
+    const nkey = str(credentials.nkey);
+    const user = str(credentials.user);
+    const pass = str(credentials.pass);
+    if (this.nkeys.size > 0 && nkey !== '') {
+      const known = this.nkeys.get(nkey);
+      const sig = str(credentials.sig);
+      if (known === undefined || known.publicKey === null || sig === '') return null;
+      return this.verified(this.pool.verify({ kind: 'nonce-signature', publicKey: known.publicKey, nonce, signature: sig }), known.identity);
+    }
+    if (this.users.size > 0) {
+      if (user === '' && pass === '' && str(credentials.auth_token) === '' && this.noAuthUser !== null) return this.noAuthUser.identity;
+      if (user === '') return null;
+      const known = this.users.get(user);
+      if (known === undefined) return null;
+      return this.checkSecret(known.config.password, pass, known.identity);
+    }
+    const auth = this.auth!;
+    if (auth.token !== '') return this.checkSecret(auth.token, str(credentials.auth_token), this.single);
+    if (auth.user !== '') return user === auth.user ? this.checkSecret(auth.password, pass, this.single) : null;
+    return null;
+  }
+
+  private checkSecret(expected: string, given: string, identity: Identity): AuthResult {
+    if (!isBcrypt(expected)) return plainEqual(expected, given) ? identity : null;
+    return this.verified(this.pool.verify({ kind: 'bcrypt', hash: expected, password: given }), identity);
+  }
+
+  private async verified(check: Promise<boolean>, identity: Identity): Promise<Identity | null> {
+    return (await check) ? identity : null;
+  }
+}
+
+/** One pool per thread: a shard's checks share it, and it starts no thread until needed. */
+const verifiers = new VerifierPool(1);
+let current: { auth: AuthorizationOptions | null; noAuthUser: string; timeout: number; authenticator: Authenticator } | null = null;
+
+/**
+ * The authenticator for these options, rebuilt when a reload replaced the settings (new logins use
+ * the new users and permissions; connected clients keep theirs).
+ */
+export function authenticatorFor(options: ServerOptions): Authenticator {
+  const c = current;
+  if (c !== null && c.auth === options.authorization && c.noAuthUser === options.noAuthUser && c.timeout === options.authTimeout) {
+    return c.authenticator;
+  }
+  const authenticator = new Authenticator(options.authorization, options.noAuthUser, options.authTimeout, verifiers);
+  current = { auth: options.authorization, noAuthUser: options.noAuthUser, timeout: options.authTimeout, authenticator };
+  return authenticator;
+}
+
+/** Stops this thread's verification threads (tests, shutdown). */
+export function closeVerifiers(): Promise<void> {
+  return verifiers.close();
+}

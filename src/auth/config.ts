@@ -1,0 +1,283 @@
+/**
+ * The `authorization` block and `no_auth_user` of a nats-server config file, read with
+ * nats-server's rules and error texts (server/opts.go: parseAuthorization, parseUsers,
+ * parseUserPermissions).
+ */
+import type { ConfEntry, ConfMap, ConfValue } from '../config/conf-parser.js';
+import { parseDuration } from '../config/units.js';
+import { isValidSubject } from '../sublist/subject.js';
+import type { ServerOptions } from '../server/options.js';
+import { decodePublicUserKey } from './nkey.js';
+import {
+  DEFAULT_RESPONSE_PERMISSION,
+  emptyAuthorization,
+  type AuthorizationOptions,
+  type Permissions,
+  type ResponsePermission,
+  type SubjectPermission,
+  type UserConfig,
+} from './options.js';
+
+/** Reports a problem at an entry's place (file:line:column). */
+export type ProblemSink = (entry: ConfEntry, message: string) => void;
+
+export interface AuthorizationBlock {
+  authorization: AuthorizationOptions;
+  /** `timeout` in milliseconds, when given. */
+  timeoutMs: number | undefined;
+}
+
+function isMap(value: ConfValue): value is ConfMap {
+  return value instanceof Map;
+}
+
+function text(entry: ConfEntry, key: string, problem: ProblemSink): string {
+  if (typeof entry.value === 'string') return entry.value;
+  if (typeof entry.value === 'number') return String(entry.value);
+  problem(entry, `"${key}" expects a string`);
+  return '';
+}
+
+export function readAuthorization(entry: ConfEntry, problem: ProblemSink): AuthorizationBlock | undefined {
+  if (!isMap(entry.value)) {
+    problem(entry, `Expected authorization to be a map, got ${typeof entry.value}`);
+    return undefined;
+  }
+  const auth = emptyAuthorization();
+  let timeoutMs: number | undefined;
+  let defaults: Permissions | null = null;
+  let usersEntry: ConfEntry | null = null;
+  for (const [rawKey, item] of entry.value) {
+    const key = rawKey.toLowerCase();
+    switch (key) {
+      case 'user':
+      case 'username':
+        auth.user = text(item, key, problem);
+        break;
+      case 'pass':
+      case 'password':
+        auth.password = text(item, key, problem);
+        break;
+      case 'token':
+        auth.token = text(item, key, problem);
+        break;
+      case 'timeout':
+        // Seconds, integer or float; nats-server takes anything else as 1 second.
+        timeoutMs = typeof item.value === 'number' ? item.value * 1000 : 1000;
+        break;
+      case 'users':
+        usersEntry = item;
+        auth.users = readUsers(item, problem);
+        break;
+      case 'default_permission':
+      case 'default_permissions':
+      case 'permissions':
+        defaults = readPermissions(item, problem);
+        break;
+      default:
+        if (!item.usedAsVariable) problem(item, `unknown field "${rawKey}"`);
+    }
+  }
+  if (usersEntry !== null) {
+    if (auth.user !== '') problem(entry, 'Can not have a single user/pass and a users array');
+    if (auth.token !== '') problem(entry, 'Can not have a token and a users array');
+  }
+  if (defaults !== null) for (const user of auth.users) user.permissions ??= defaults;
+  return { authorization: auth, timeoutMs };
+}
+
+function readUsers(entry: ConfEntry, problem: ProblemSink): UserConfig[] {
+  if (!Array.isArray(entry.value)) {
+    problem(entry, `Expected users field to be an array, got ${typeof entry.value}`);
+    return [];
+  }
+  const users: UserConfig[] = [];
+  for (const value of entry.value) {
+    if (!isMap(value)) {
+      problem(entry, `Expected user entry to be a map/struct, got ${String(value)}`);
+      continue;
+    }
+    const user: UserConfig = { user: '', password: '', nkey: '', permissions: null };
+    let place = entry;
+    for (const [rawKey, item] of value) {
+      place = item;
+      switch (rawKey.toLowerCase()) {
+        case 'nkey':
+          user.nkey = text(item, rawKey, problem);
+          break;
+        case 'user':
+        case 'username':
+          user.user = text(item, rawKey, problem);
+          break;
+        case 'pass':
+        case 'password':
+          user.password = text(item, rawKey, problem);
+          break;
+        case 'permission':
+        case 'permissions':
+        case 'authorization':
+          user.permissions = readPermissions(item, problem);
+          break;
+        default:
+          if (!item.usedAsVariable) problem(item, `unknown field "${rawKey}"`);
+      }
+    }
+    if (user.nkey === '' && user.user === '') {
+      problem(place, 'User entry requires a user');
+    } else if (user.nkey !== '') {
+      if (decodePublicUserKey(user.nkey) === null) problem(place, 'Not a valid public nkey for a user');
+      else if (user.user !== '' || user.password !== '') problem(place, 'Nkey users do not take usernames or passwords');
+    }
+    users.push(user);
+  }
+  return users;
+}
+
+function readPermissions(entry: ConfEntry, problem: ProblemSink): Permissions | null {
+  if (!isMap(entry.value)) {
+    problem(entry, `Expected permissions to be a map/struct, got ${String(entry.value)}`);
+    return null;
+  }
+  const perms: Permissions = { publish: null, subscribe: null, response: null };
+  for (const [rawKey, item] of entry.value) {
+    switch (rawKey.toLowerCase()) {
+      case 'pub':
+      case 'publish':
+      case 'import':
+        perms.publish = readSubjectPermission(item, problem);
+        break;
+      case 'sub':
+      case 'subscribe':
+      case 'export':
+        perms.subscribe = readSubjectPermission(item, problem);
+        break;
+      case 'publish_allow_responses':
+      case 'allow_responses':
+        perms.response = readResponsePermission(item, problem);
+        break;
+      default:
+        if (!item.usedAsVariable) problem(item, `Unknown field "${rawKey}" parsing permissions`);
+    }
+  }
+  // Responses alone turn off the blanket publish permission, as in nats-server.
+  if (perms.response !== null) {
+    perms.publish ??= { allow: null, deny: null };
+    perms.publish.allow ??= [];
+  }
+  return perms;
+}
+
+function readSubjectPermission(entry: ConfEntry, problem: ProblemSink): SubjectPermission | null {
+  if (!isMap(entry.value)) return { allow: readSubjects(entry, problem), deny: null };
+  if (entry.value.size === 0) return null;
+  const perm: SubjectPermission = { allow: null, deny: null };
+  for (const [rawKey, item] of entry.value) {
+    switch (rawKey.toLowerCase()) {
+      case 'allow':
+        perm.allow = readSubjects(item, problem);
+        break;
+      case 'deny':
+        perm.deny = readSubjects(item, problem);
+        break;
+      default:
+        if (!item.usedAsVariable) {
+          problem(item, `Unknown field name "${rawKey}" parsing subject permissions, only 'allow' or 'deny' are permitted`);
+        }
+    }
+  }
+  return perm;
+}
+
+/** A subject, or a subject and a queue name ("foo.* workers"), as permissions allow them. */
+export function isValidPermissionSubject(subject: string): boolean {
+  if (isValidSubject(subject)) return true;
+  const fields = subject.trim().split(/\s+/);
+  return fields.length === 2 && isValidSubject(fields[0]) && isValidSubject(fields[1]);
+}
+
+function readSubjects(entry: ConfEntry, problem: ProblemSink): string[] {
+  const value = entry.value;
+  let subjects: string[];
+  if (typeof value === 'string') {
+    subjects = [value];
+  } else if (Array.isArray(value)) {
+    subjects = [];
+    for (const item of value) {
+      if (typeof item !== 'string') {
+        problem(entry, 'Subject in permissions array cannot be cast to string');
+        return [];
+      }
+      subjects.push(item);
+    }
+  } else {
+    problem(entry, `Expected subject permissions to be a subject, or array of subjects, got ${typeof value}`);
+    return [];
+  }
+  for (const subject of subjects) {
+    if (!isValidPermissionSubject(subject)) {
+      problem(entry, `subject ${JSON.stringify(subject)} is not a valid subject`);
+      return [];
+    }
+  }
+  return subjects;
+}
+
+function readResponsePermission(entry: ConfEntry, problem: ProblemSink): ResponsePermission | null {
+  const value = entry.value;
+  if (typeof value === 'boolean') return value ? { ...DEFAULT_RESPONSE_PERMISSION } : null;
+  if (!isMap(value)) {
+    problem(entry, 'error parsing response permissions, expected a boolean or a map');
+    return null;
+  }
+  const perm = { ...DEFAULT_RESPONSE_PERMISSION };
+  for (const [rawKey, item] of value) {
+    switch (rawKey.toLowerCase()) {
+      case 'max':
+      case 'max_msgs':
+      case 'max_messages':
+      case 'max_responses':
+        // 0 keeps the default; a negative value means unlimited.
+        if (typeof item.value !== 'number' || !Number.isInteger(item.value)) problem(item, `"${rawKey}" expects an integer`);
+        else if (item.value !== 0) perm.maxMsgs = item.value;
+        break;
+      case 'expires':
+      case 'expiration':
+      case 'ttl': {
+        if (typeof item.value !== 'string') {
+          problem(item, 'error parsing expires, not a duration string');
+          return null;
+        }
+        let ms: number;
+        try {
+          ms = item.value.trim().startsWith('-') ? -1 : parseDuration(item.value);
+        } catch {
+          problem(item, `error parsing expires: time: invalid duration ${JSON.stringify(item.value)}`);
+          return null;
+        }
+        if (ms !== 0) perm.expires = ms;
+        break;
+      }
+      default:
+        if (!item.usedAsVariable) problem(item, `Unknown field "${rawKey}" parsing permissions`);
+    }
+  }
+  return perm;
+}
+
+/**
+ * What nats-server checks when it starts (and reloads): `no_auth_user` names a user of `users`, and
+ * a single user or token (also from --user/--auth) does not come with a users list. Throws.
+ */
+export function assertAuthConsistent(options: Pick<ServerOptions, 'authorization' | 'noAuthUser'>): void {
+  const auth = options.authorization;
+  const noAuthUser = options.noAuthUser;
+  if (auth !== null && auth.users.length > 0) {
+    if (auth.user !== '') throw new Error('Can not have a single user/pass and a users array');
+    if (auth.token !== '') throw new Error('Can not have a token and a users array');
+  }
+  if (noAuthUser === '') return;
+  if (auth === null || auth.users.length === 0) throw new Error(`no_auth_user: "${noAuthUser}" present, but users are not defined`);
+  if (!auth.users.some((user) => user.user === noAuthUser)) {
+    throw new Error(`no_auth_user: "${noAuthUser}" not present as user in authorization block or account configuration`);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Authentication and authorization settings, as plain data (they travel to the workers with the
+ * other options). Names and meanings follow nats-server's `authorization` block (server/opts.go).
+ */
+
+/** `allow`/`deny` subject lists; null = the list was not given (an empty list is not the same). */
+export interface SubjectPermission {
+  allow: string[] | null;
+  deny: string[] | null;
+}
+
+/** `allow_responses`: a client may publish to reply subjects of messages it received. */
+export interface ResponsePermission {
+  /** Replies allowed per received request; <= 0 = unlimited. nats-server default 1. */
+  maxMsgs: number;
+  /** Milliseconds a reply subject stays usable; <= 0 = forever. nats-server default 2 minutes. */
+  expires: number;
+}
+
+export interface Permissions {
+  publish: SubjectPermission | null;
+  subscribe: SubjectPermission | null;
+  response: ResponsePermission | null;
+}
+
+/** One entry of `users`: a user with a password (plain or bcrypt), or an NKey user. */
+export interface UserConfig {
+  user: string;
+  password: string;
+  /** Public NKey ('U...'); set for NKey users, which have no user or password. */
+  nkey: string;
+  permissions: Permissions | null;
+}
+
+export interface AuthorizationOptions {
+  /** `token` (plain or bcrypt); '' = none. */
+  token: string;
+  /** The single `user`/`password`; '' = none. */
+  user: string;
+  password: string;
+  users: UserConfig[];
+}
+
+export const DEFAULT_RESPONSE_PERMISSION: ResponsePermission = { maxMsgs: 1, expires: 2 * 60_000 };
+/** nats-server AUTH_TIMEOUT. */
+export const DEFAULT_AUTH_TIMEOUT_MS = 2_000;
+
+export function emptyAuthorization(): AuthorizationOptions {
+  return { token: '', user: '', password: '', users: [] };
+}
+
+/** True when these settings make clients authenticate. */
+export function authRequired(auth: AuthorizationOptions | null): boolean {
+  return auth !== null && (auth.token !== '' || auth.user !== '' || auth.users.length > 0);
+}
