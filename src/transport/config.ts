@@ -25,7 +25,7 @@ export interface WebSocketConfig {
   host: string;
   /** -1 picks a free port. */
   port: number;
-  /** Serve plain ws:// (nats-server requires TLS unless no_tls is set). */
+  /** Allow plain ws:// (nats-server requires TLS unless no_tls is set; a tls block wins). */
   noTls: boolean;
   tls: TlsConfig | null;
   /** Offer permessage-deflate. */
@@ -245,10 +245,6 @@ export function readWebSocketBlock(key: string, entry: ConfEntry, report: Report
   }
   if (!config.noTls && config.tls === null) {
     report(entry, 'websocket requires TLS configuration');
-    return undefined;
-  }
-  if (config.noTls && config.tls !== null) {
-    report(entry, 'websocket: no_tls and tls are exclusive; TLS would not be used');
     return undefined;
   }
   return config;

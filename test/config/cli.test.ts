@@ -175,12 +175,12 @@ test('-t: what nats-server refuses, natrium refuses, naming file:line', () => {
 
 test('keys nats-server supports and natrium does not are refused at startup with file:line and name', () => {
   const dir = tempDir();
-  const file = writeConf(dir, 'auth.conf', 'port: -1\nauthorization {\n  user: a\n  password: b\n}\nwebsocket { port: 8080, no_tls: true }\n');
+  const file = writeConf(dir, 'auth.conf', 'port: -1\nauthorization {\n  user: a\n  password: b\n}\nleafnodes { port: 7422 }\n');
   assert.equal(natsServer(['-c', file, '-t']).status, 0);
   const ours = natrium(['-c', file]);
   assert.equal(ours.status, 1);
   assert.match(ours.stderr, new RegExp(`${file}:2:1: "authorization" is not supported by natrium yet`));
-  assert.match(ours.stderr, new RegExp(`${file}:6:1: "websocket" is not supported by natrium yet`));
+  assert.match(ours.stderr, new RegExp(`${file}:6:1: "leafnodes" is not supported by natrium yet`));
 });
 
 test('one config file, both brokers: same INFO limits and /varz settings; ports files alike', async () => {

@@ -34,6 +34,6 @@ test('--signal with a pid, a pid file, or -P', () => {
 });
 
 test('flags still not supported are refused', () => {
-  assert.throws(() => parseFlags(['--tls']), /not supported by natrium yet: --tls/);
+  assert.throws(() => parseFlags(['--cluster', 'nats://127.0.0.1:6222']), /not supported by natrium yet: --cluster/);
   assert.throws(() => parseFlags(['-ms', '8223']), /not supported by natrium yet: --ms/);
 });
