@@ -36,6 +36,7 @@ export type ReferenceOptions = Partial<
     | 'maxPingsOut'
     | 'maxConnections'
     | 'maxSubscriptions'
+    | 'tls'
   >
 >;
 
@@ -67,6 +68,11 @@ export function natsServerConfig(options: ReferenceOptions): string {
   if (options.maxPingsOut !== undefined) lines.push(`ping_max: ${options.maxPingsOut}`);
   if (options.maxConnections !== undefined) lines.push(`max_connections: ${options.maxConnections}`);
   if (options.maxSubscriptions !== undefined) lines.push(`max_subscriptions: ${options.maxSubscriptions}`);
+  const tls = options.tls;
+  if (tls) {
+    const ca = tls.caFile === null ? '' : `, ca_file: ${JSON.stringify(tls.caFile)}`;
+    lines.push(`tls { cert_file: ${JSON.stringify(tls.certFile)}, key_file: ${JSON.stringify(tls.keyFile)}${ca}, verify: ${tls.verify}, timeout: ${tls.timeout / 1000} }`);
+  }
   return lines.join('\n') + '\n';
 }
 

@@ -1,0 +1,189 @@
+/**
+ * TLS on the client port, end to end: INFO in plaintext with tls_required (and tls_verify), then
+ * the handshake, as nats-server 2.9 does it (checked against the real nats-server); the nats.js
+ * client over TLS with and without client certificates; rejections (no certificate, a certificate
+ * from another CA, plaintext, a silent client past the timeout) close only the offending connection.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { after, before, test } from 'node:test';
+import { connect, type NatsConnection } from 'nats';
+import type { TlsConfig } from '../../src/transport/config.js';
+import { createTestPki, type TestPki } from '../helpers/certs.js';
+import { startNatsServer } from '../helpers/nats-server.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { startTestServer, TEST_WORKERS } from '../helpers/server.js';
+import { signal, within } from './broker.js';
+
+const GUARD_MS = 10_000;
+const TEST_TIMEOUT_MS = 60_000;
+const text = new TextEncoder();
+const untext = new TextDecoder();
+
+let pki: TestPki;
+before(() => {
+  pki = createTestPki();
+});
+after(() => pki.remove());
+
+function tlsConfig(overrides: Partial<TlsConfig> = {}): TlsConfig {
+  return { certFile: pki.certFile, keyFile: pki.keyFile, caFile: pki.caFile, verify: false, verifyAndMap: false, timeout: 2000, ...overrides };
+}
+
+function tlsClient(url: string, withCert: 'alice' | 'stranger' | 'none'): Promise<NatsConnection> {
+  const files =
+    withCert === 'alice'
+      ? { certFile: pki.clientCertFile, keyFile: pki.clientKeyFile }
+      : withCert === 'stranger'
+        ? { certFile: pki.strangerCertFile, keyFile: pki.strangerKeyFile }
+        : {};
+  return connect({ servers: url, reconnect: false, timeout: 3000, tls: { caFile: pki.caFile, ...files } });
+}
+
+/** Plaintext INFO, then `tls.connect` on the same socket, as NATS clients upgrade. */
+async function rawTlsSession(port: number, cert: boolean): Promise<{ info: Record<string, unknown>; reply: string }> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  const infoLine = await new Promise<string>((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString('latin1');
+      if (!seen.includes('\r\n')) return;
+      socket.off('data', onData);
+      socket.pause();
+      resolve(seen);
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+  });
+  assert.ok(infoLine.endsWith(' \r\n'), 'nothing but INFO before the handshake');
+  const options = { socket, ca: readFileSync(pki.caFile), servername: 'localhost' };
+  const secure = tls.connect(cert ? { ...options, cert: readFileSync(pki.clientCertFile), key: readFileSync(pki.clientKeyFile) } : options);
+  await new Promise<void>((resolve, reject) => {
+    secure.once('secureConnect', resolve);
+    secure.once('error', reject);
+  });
+  secure.write('CONNECT {"verbose":true}\r\nPING\r\n');
+  let reply = '';
+  await within(
+    new Promise<void>((resolve) =>
+      secure.on('data', (chunk: Buffer) => {
+        reply += chunk.toString('latin1');
+        if (reply.includes('PONG\r\n')) resolve();
+      }),
+    ),
+    GUARD_MS,
+    'PONG over TLS',
+  );
+  secure.destroy();
+  return { info: JSON.parse(infoLine.slice(5, -3)) as Record<string, unknown>, reply };
+}
+
+test('INFO in plaintext with tls_required and tls_verify where nats-server puts them, then the handshake', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const config = tlsConfig({ verify: true });
+  const ours = await startTestServer({ tls: config });
+  const reference = await startNatsServer({ tls: config });
+  try {
+    const mine = await rawTlsSession(ours.port, true);
+    const theirs = await rawTlsSession(reference.port, true);
+    assert.deepEqual(Object.keys(mine.info), Object.keys(theirs.info));
+    assert.equal(mine.info.tls_required, true);
+    assert.equal(mine.info.tls_verify, true);
+    assert.equal(mine.reply, '+OK\r\nPONG\r\n');
+    assert.equal(theirs.reply, mine.reply);
+  } finally {
+    await Promise.all([ours.close(), reference.close()]);
+  }
+});
+
+test('without verify: no tls_verify, clients need no certificate; TLS clients on every worker exchange messages', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const server = await startTestServer({ tls: tlsConfig() });
+  const clients: NatsConnection[] = [];
+  try {
+    const raw = await RawClient.connect(server.port);
+    assert.equal(raw.info.tls_required, true);
+    assert.equal(raw.info.tls_verify, undefined);
+    await raw.close();
+    // Consecutive connections go to the least loaded worker: one per worker at least.
+    for (let i = 0; i < TEST_WORKERS + 1; i++) clients.push(await tlsClient(server.url, 'none'));
+    const got = clients.map(() => signal<string>());
+    clients.forEach((nc, i) => nc.subscribe('tls.all', { callback: (_err, msg) => got[i].resolve(untext.decode(msg.data)) }));
+    await Promise.all(clients.map((nc) => nc.flush()));
+    clients[0].publish('tls.all', text.encode('secret'));
+    assert.deepEqual(await within(Promise.all(got.map((g) => g.promise)), GUARD_MS, 'every TLS client gets it'), clients.map(() => 'secret'));
+    const reply = await clients[clients.length - 1].request('tls.echo.none', undefined, { timeout: 1000 }).catch((error: Error) => error.message);
+    assert.match(String(reply), /503|no responders/i);
+  } finally {
+    await Promise.all(clients.map((nc) => nc.close()));
+    await server.close();
+  }
+});
+
+test('verify: a certificate from ca_file is accepted; none, or one from another CA, is refused without disturbing others', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const server = await startTestServer({ tls: tlsConfig({ verify: true }) });
+  const [sub, pub] = [await tlsClient(server.url, 'alice'), await tlsClient(server.url, 'alice')];
+  let publishing = true;
+  let received = 0;
+  let traffic: Promise<void> = Promise.resolve();
+  try {
+    const last = signal<void>();
+    sub.subscribe('steady', {
+      callback: (_err, msg) => {
+        received++;
+        if (msg.data.length === 1) last.resolve();
+      },
+    });
+    await sub.flush();
+    traffic = (async () => {
+      while (publishing) {
+        for (let i = 0; i < 50; i++) pub.publish('steady', text.encode('tick'));
+        await pub.flush();
+      }
+    })();
+    await assert.rejects(tlsClient(server.url, 'none'), 'a client without a certificate is refused');
+    await assert.rejects(tlsClient(server.url, 'stranger'), 'a certificate from another CA is refused');
+    publishing = false;
+    await traffic;
+    pub.publish('steady', text.encode('.'));
+    await within(last.promise, GUARD_MS, 'the steady traffic to finish');
+    assert.ok(received > 1, 'messages kept flowing during the rejections');
+    assert.equal(sub.isClosed() || pub.isClosed(), false);
+  } finally {
+    publishing = false;
+    await traffic;
+    await Promise.all([sub.close(), pub.close()]);
+    await server.close();
+  }
+});
+
+test('a plaintext client gets INFO and is closed, with nothing more, as by nats-server', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const ours = await startTestServer({ tls: tlsConfig() });
+  const reference = await startNatsServer({ tls: tlsConfig() });
+  try {
+    for (const port of [ours.port, reference.port]) {
+      const raw = await RawClient.connect(port);
+      const infoLength = raw.received.length;
+      await raw.send('CONNECT {}\r\nPING\r\n');
+      await raw.expectClosed();
+      assert.equal(raw.received.length, infoLength, `port ${port}: only the INFO line was sent`);
+    }
+  } finally {
+    await Promise.all([ours.close(), reference.close()]);
+  }
+});
+
+test('a client that never starts the handshake is closed after tls.timeout', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const server = await startTestServer({ tls: tlsConfig({ timeout: 300 }) });
+  try {
+    const raw = await RawClient.connect(server.port);
+    const infoLength = raw.received.length;
+    const started = Date.now();
+    await raw.expectClosed();
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 250 && elapsed < 5000, `closed after ${elapsed} ms`);
+    assert.equal(raw.received.length, infoLength);
+  } finally {
+    await server.close();
+  }
+});
