@@ -175,11 +175,11 @@ test('-t: what nats-server refuses, natrium refuses, naming file:line', () => {
 
 test('keys nats-server supports and natrium does not are refused at startup with file:line and name', () => {
   const dir = tempDir();
-  const file = writeConf(dir, 'auth.conf', 'port: -1\nauthorization {\n  user: a\n  password: b\n}\nleafnodes { port: 7422 }\n');
+  const file = writeConf(dir, 'unsupported.conf', 'port: -1\ngateway {\n  name: a\n  port: -1\n}\nleafnodes { port: 7422 }\n');
   assert.equal(natsServer(['-c', file, '-t']).status, 0);
   const ours = natrium(['-c', file]);
   assert.equal(ours.status, 1);
-  assert.match(ours.stderr, new RegExp(`${file}:2:1: "authorization" is not supported by natrium yet`));
+  assert.match(ours.stderr, new RegExp(`${file}:2:1: "gateway" is not supported by natrium yet`));
   assert.match(ours.stderr, new RegExp(`${file}:6:1: "leafnodes" is not supported by natrium yet`));
 });
 

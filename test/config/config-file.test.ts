@@ -93,14 +93,14 @@ test('a duration given as a number is seconds, with nats-server\'s warning', () 
 });
 
 test('keys nats-server knows but Natrium does not support are refused with file:line and name', () => {
-  const found = problems('port: 4222\n\nauthorization {\n  user: a\n  password: b\n}\n  gateway { port: 7222 }\ncluster { port: 6222 }\njetstream: enabled\n');
+  const found = problems('port: 4222\n\nleafnodes {\n  port: 7422\n  no_advertise: true\n}\n  gateway { port: 7222 }\ncluster { port: 6222 }\njetstream: enabled\n');
   assert.deepEqual(found, [
-    'n.conf:3:1: "authorization" is not supported by natrium yet',
+    'n.conf:3:1: "leafnodes" is not supported by natrium yet',
     'n.conf:7:3: "gateway" is not supported by natrium yet',
     'n.conf:8:1: "cluster" is not supported by natrium yet',
     'n.conf:9:1: "jetstream" is not supported by natrium yet',
   ]);
-  for (const key of ['accounts', 'leafnodes', 'gateway', 'mqtt', 'system_account', 'no_auth_user', 'operator', 'resolver', 'syslog']) {
+  for (const key of ['accounts', 'leafnodes', 'gateway', 'mqtt', 'system_account', 'operator', 'resolver', 'syslog']) {
     assert.deepEqual(problems(`${key}: x`), [`n.conf:1:1: "${key}" is not supported by natrium yet`]);
   }
 });
