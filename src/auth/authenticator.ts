@@ -74,6 +74,8 @@ export class Authenticator {
     noAuthUser: string,
     timeoutMs: number,
     private readonly pool: VerifierPool,
+    /** tls verify_and_map: with `users`, the client certificate names the user. */
+    readonly tlsMap = false,
   ) {
     this.required = authRequired(auth);
     this.timeoutMs = timeoutMs;
@@ -101,8 +103,11 @@ export class Authenticator {
     return this.noAuthUser?.identity ?? null;
   }
 
-  /** The identity these credentials prove, or null; a promise when a pool thread must check them. */
-  authenticate(credentials: Credentials, nonce: string): AuthResult {
+  /**
+   * The identity these credentials prove, or null; a promise when a pool thread must check them.
+   * `certificateNames` are the verified client certificate's names, for verify_and_map.
+   */
+  authenticate(credentials: Credentials, nonce: string, certificateNames: readonly string[] = []): AuthResult {
     const nkey = str(credentials.nkey);
     const user = str(credentials.user);
     const pass = str(credentials.pass);
@@ -113,6 +118,12 @@ export class Authenticator {
       return this.verified(this.pool.verify({ kind: 'nonce-signature', publicKey: known.publicKey, nonce, signature: sig }), known.identity);
     }
     if (this.users.size > 0) {
+      if (this.tlsMap) {
+        // nats-server: the first certificate name that is a user; the CONNECT user is ignored, its
+        // password still has to match the mapped user's (none when the user has none).
+        const mapped = certificateNames.map((name) => this.users.get(name)).find((known) => known !== undefined);
+        return mapped === undefined ? null : this.checkSecret(mapped.config.password, pass, mapped.identity);
+      }
       if (user === '' && pass === '' && str(credentials.auth_token) === '' && this.noAuthUser !== null) return this.noAuthUser.identity;
       if (user === '') return null;
       const known = this.users.get(user);
@@ -137,7 +148,7 @@ export class Authenticator {
 
 /** One pool per thread: a shard's checks share it, and it starts no thread until needed. */
 const verifiers = new VerifierPool(1);
-let current: { auth: AuthorizationOptions | null; noAuthUser: string; timeout: number; authenticator: Authenticator } | null = null;
+let current: { auth: AuthorizationOptions | null; noAuthUser: string; timeout: number; tlsMap: boolean; authenticator: Authenticator } | null = null;
 
 /**
  * The authenticator for these options, rebuilt when a reload replaced the settings (new logins use
@@ -145,11 +156,12 @@ let current: { auth: AuthorizationOptions | null; noAuthUser: string; timeout: n
  */
 export function authenticatorFor(options: ServerOptions): Authenticator {
   const c = current;
-  if (c !== null && c.auth === options.authorization && c.noAuthUser === options.noAuthUser && c.timeout === options.authTimeout) {
+  const tlsMap = options.tls?.verifyAndMap ?? false;
+  if (c !== null && c.auth === options.authorization && c.noAuthUser === options.noAuthUser && c.timeout === options.authTimeout && c.tlsMap === tlsMap) {
     return c.authenticator;
   }
-  const authenticator = new Authenticator(options.authorization, options.noAuthUser, options.authTimeout, verifiers);
-  current = { auth: options.authorization, noAuthUser: options.noAuthUser, timeout: options.authTimeout, authenticator };
+  const authenticator = new Authenticator(options.authorization, options.noAuthUser, options.authTimeout, verifiers, tlsMap);
+  current = { auth: options.authorization, noAuthUser: options.noAuthUser, timeout: options.authTimeout, tlsMap, authenticator };
   return authenticator;
 }
 

@@ -9,6 +9,7 @@
 import type { Socket } from 'node:net';
 import * as errors from '../protocol/errors.js';
 import type { Authenticator, Credentials, Identity } from './authenticator.js';
+import { peerCertificateNames } from '../transport/tls.js';
 
 /** What the gate needs from the connection it guards. */
 export interface LoginClient {
@@ -86,7 +87,8 @@ export class LoginGate {
 
   /** The CONNECT op arrived (its JSON is valid): check its credentials. */
   authenticate(credentials: Credentials): void {
-    const result = this.authenticator.authenticate(credentials, this.nonce);
+    const names = this.authenticator.tlsMap ? peerCertificateNames(this.client.socket) : undefined;
+    const result = this.authenticator.authenticate(credentials, this.nonce, names);
     if (result === null) {
       this.fail();
     } else if (result instanceof Promise) {

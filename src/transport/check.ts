@@ -7,12 +7,12 @@ import type { ServerOptions } from '../server/options.js';
 import { createTlsContext } from './tls.js';
 
 export function checkTransports(options: ServerOptions): void {
-  if (options.tls !== null) {
-    if (options.tls.verifyAndMap) throw new Error('tls verify_and_map is not supported by natrium yet (certificate users need the authorization block)');
-    createTlsContext(options.tls);
-  }
+  if (options.tls !== null) createTlsContext(options.tls);
   const ws = options.websocket;
   if (ws === null) return;
   if (ws.tls === null && !ws.noTls) throw new Error('websocket requires TLS configuration');
-  if (ws.tls !== null) createTlsContext(ws.tls);
+  if (ws.tls !== null) {
+    if (ws.tls.verifyAndMap) throw new Error('websocket tls verify_and_map is not supported by natrium yet');
+    createTlsContext(ws.tls);
+  }
 }

@@ -100,8 +100,11 @@ function seconds(key: string, entry: ConfEntry, report: ReportProblem): number |
   return undefined;
 }
 
-/** A `tls {}` block; the files are loaded once here so that a bad one fails at startup (and -t). */
-export function readTlsBlock(key: string, entry: ConfEntry, report: ReportProblem): TlsConfig | undefined {
+/**
+ * A `tls {}` block; the files are loaded once here so that a bad one fails at startup (and -t).
+ * Certificate-mapped users (verify_and_map) exist for the client port only.
+ */
+export function readTlsBlock(key: string, entry: ConfEntry, report: ReportProblem, allowMap = true): TlsConfig | undefined {
   const map = block(key, entry, report);
   if (map === undefined) return undefined;
   const config: Partial<TlsConfig> = { caFile: null, verify: false, verifyAndMap: false, timeout: DEFAULT_TLS_TIMEOUT_MS };
@@ -127,8 +130,8 @@ export function readTlsBlock(key: string, entry: ConfEntry, report: ReportProble
         break;
       case 'verify_and_map':
         config.verifyAndMap = need(bool(k, item, report));
-        if (config.verifyAndMap) {
-          report(item, '"verify_and_map" is not supported by natrium yet (certificate users need the authorization block)');
+        if (config.verifyAndMap && !allowMap) {
+          report(item, '"verify_and_map" in the websocket TLS configuration is not supported by natrium yet');
           ok = false;
         }
         break;
@@ -223,7 +226,7 @@ export function readWebSocketBlock(key: string, entry: ConfEntry, report: Report
         break;
       }
       case 'tls': {
-        const tlsConfig = readTlsBlock(k, item, report);
+        const tlsConfig = readTlsBlock(k, item, report, false);
         if (tlsConfig === undefined) ok = false;
         else config.tls = tlsConfig;
         break;

@@ -79,6 +79,11 @@ export function upgradeToTls(
   });
 }
 
+/** The verify_and_map names of the client certificate on `socket` (none unless it is a TLS socket). */
+export function peerCertificateNames(socket: Socket): string[] {
+  return socket instanceof tls.TLSSocket ? certificateIdentities(socket.getPeerCertificate()) : [];
+}
+
 /**
  * The names a verified client certificate offers for verify_and_map, in nats-server's order:
  * email SANs, DNS SANs, URI SANs, then the subject as an RFC 2253 string (most specific RDN first,

@@ -187,3 +187,44 @@ test('a client that never starts the handshake is closed after tls.timeout', { t
     await server.close();
   }
 });
+
+test('verify_and_map: the certificate names the user (email SAN or RFC 2253 subject), as nats-server maps it', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const users = (...list: { user: string; password?: string }[]) => ({
+    token: '',
+    user: '',
+    password: '',
+    users: list.map(({ user, password }) => ({ user, password: password ?? '', nkey: '', permissions: null })),
+  });
+  const cases: { users: ReturnType<typeof users>; connect: { user?: string; pass?: string }; accepted: boolean; why: string }[] = [
+    { users: users({ user: 'alice@example.com' }), connect: {}, accepted: true, why: 'email SAN' },
+    { users: users({ user: 'CN=alice,OU=Test,O=Natrium,C=US' }), connect: {}, accepted: true, why: 'subject' },
+    { users: users({ user: 'bob' }), connect: {}, accepted: false, why: 'no user for this certificate' },
+    { users: users({ user: 'bob' }), connect: { user: 'bob' }, accepted: false, why: 'the CONNECT user does not replace the certificate' },
+    { users: users({ user: 'alice@example.com', password: 'x' }), connect: {}, accepted: false, why: 'the mapped user has a password' },
+    { users: users({ user: 'alice@example.com', password: 'x' }), connect: { user: 'bob', pass: 'x' }, accepted: true, why: "the password is checked against the mapped user's" },
+  ];
+  for (const { users: authorization, connect: credentials, accepted, why } of cases) {
+    const server = await startTestServer({ tls: tlsConfig({ verifyAndMap: true }), authorization });
+    try {
+      const attempt = connect({
+        servers: server.url,
+        reconnect: false,
+        timeout: 3000,
+        ...credentials,
+        tls: { caFile: pki.caFile, certFile: pki.clientCertFile, keyFile: pki.clientKeyFile },
+      });
+      if (accepted) {
+        const nc = await attempt;
+        assert.equal(nc.info?.tls_verify, true, why);
+        assert.equal(nc.info?.auth_required, true, why);
+        await nc.close();
+      } else {
+        await assert.rejects(attempt, /Authorization Violation/, why);
+      }
+      // A client without a certificate never gets as far as authentication.
+      await assert.rejects(tlsClient(server.url, 'none'), why);
+    } finally {
+      await server.close();
+    }
+  }
+});
