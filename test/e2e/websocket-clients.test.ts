@@ -201,3 +201,26 @@ test('a plain HTTP request gets 400, a silent connection is closed after handsha
     await server.close();
   }
 });
+
+test('the same authentication as TCP: nats.ws with the right password in, a wrong one refused with -ERR', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const authorization = { token: '', user: '', password: '', users: [{ user: 'web', password: 's3cret', nkey: '', permissions: null }] };
+  const server = await startTestServer({ websocket: plainWebSocket(), authorization });
+  try {
+    const nc = await natsWs.connect({ servers: server.websocketUrl!, reconnect: false, user: 'web', pass: 's3cret' });
+    assert.equal(nc.info?.auth_required, true);
+    const tcp = await connectTcp({ servers: server.url, reconnect: false, user: 'web', pass: 's3cret' });
+    const got = signal<string>();
+    tcp.subscribe('auth.ws', { callback: (_err, msg) => got.resolve(untext.decode(msg.data)) });
+    await tcp.flush();
+    nc.publish('auth.ws', text.encode('authenticated over ws'));
+    assert.equal(await within(got.promise, GUARD_MS, 'the authenticated ws message'), 'authenticated over ws');
+    await assert.rejects(natsWs.connect({ servers: server.websocketUrl!, reconnect: false, user: 'web', pass: 'wrong' }), /Authorization Violation/);
+    const raw = await RawWs.open(server.websocketUrl!);
+    await raw.until('\r\n');
+    raw.ws.send(Buffer.from('CONNECT {"verbose":false,"user":"web","pass":"nope"}\r\nPING\r\n'));
+    assert.match(await raw.until("-ERR 'Authorization Violation'\r\n"), /-ERR 'Authorization Violation'\r\n$/);
+    await Promise.all([nc.close(), tcp.close()]);
+  } finally {
+    await server.close();
+  }
+});
