@@ -230,6 +230,8 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   }
   info.port = port;
   options.port = port;
+  // /varz shows the port in use, as for the client port.
+  if (options.websocket !== null) options.websocket = { ...options.websocket, port: websocketPort };
   log.info(`Listening for client connections on ${options.host}:${port}`);
   if (options.tls !== null) log.info('TLS required for client connections');
   const websocketHost = options.websocket === null ? '' : options.websocket.host || options.host;

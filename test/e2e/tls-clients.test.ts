@@ -98,13 +98,15 @@ test('INFO in plaintext with tls_required and tls_verify where nats-server puts 
 });
 
 test('without verify: no tls_verify, clients need no certificate; TLS clients on every worker exchange messages', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const server = await startTestServer({ tls: tlsConfig() });
+  const server = await startTestServer({ tls: tlsConfig({ timeout: 1500 }), httpPort: -1 });
   const clients: NatsConnection[] = [];
   try {
     const raw = await RawClient.connect(server.port);
     assert.equal(raw.info.tls_required, true);
     assert.equal(raw.info.tls_verify, undefined);
     await raw.close();
+    const varz = (await (await fetch(`${server.monitorUrl}/varz`)).json()) as Record<string, unknown>;
+    assert.deepEqual([varz.tls_required, varz.tls_verify, varz.tls_timeout], [true, undefined, 1.5], '/varz as nats-server shows TLS');
     // Consecutive connections go to the least loaded worker: one per worker at least.
     for (let i = 0; i < TEST_WORKERS + 1; i++) clients.push(await tlsClient(server.url, 'none'));
     const got = clients.map(() => signal<string>());

@@ -164,8 +164,11 @@ test('wss:// with the websocket tls block; the client port stays plain', { timeo
 
 test('compression: permessage-deflate negotiated only when configured; messages round-trip', { timeout: TEST_TIMEOUT_MS }, async () => {
   for (const compression of [true, false]) {
-    const server = await startTestServer({ websocket: plainWebSocket({ compression }) });
+    const server = await startTestServer({ websocket: plainWebSocket({ compression }), httpPort: -1 });
     try {
+      const varz = (await (await fetch(`${server.monitorUrl}/varz`)).json()) as { websocket: Record<string, unknown> };
+      const port = Number(new URL(server.websocketUrl!).port);
+      assert.deepEqual(varz.websocket, compression ? { host: '127.0.0.1', port, no_tls: true, compression: true } : { host: '127.0.0.1', port, no_tls: true });
       const raw = await RawWs.open(server.websocketUrl!, { perMessageDeflate: true });
       assert.equal(raw.ws.extensions.includes('permessage-deflate'), compression, `extensions ${JSON.stringify(raw.ws.extensions)}`);
       await raw.until('\r\n');
