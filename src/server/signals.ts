@@ -155,6 +155,7 @@ export function assertReloadable(changes: Partial<ServerOptions>): void {
 export interface PortsInfo {
   nats: string[];
   monitoring?: string[];
+  websocket?: string[];
 }
 
 /** URLs for every address of this host when listening on all interfaces, as nats-server lists them. */
@@ -171,10 +172,14 @@ function urlsFor(scheme: string, host: string, port: number): string[] {
 }
 
 export function portsInfo(server: RunningServer, options: ServerOptions): PortsInfo {
-  const info: PortsInfo = { nats: urlsFor('nats', server.host, server.port) };
+  const info: PortsInfo = { nats: urlsFor(options.tls ? 'tls' : 'nats', server.host, server.port) };
   if (server.monitorUrl !== undefined) {
     const port = Number(new URL(server.monitorUrl).port);
     info.monitoring = urlsFor('http', options.httpHost || server.host, port);
+  }
+  if (server.websocketUrl !== undefined && options.websocket) {
+    const url = new URL(server.websocketUrl);
+    info.websocket = urlsFor(url.protocol.slice(0, -1), options.websocket.host || server.host, Number(url.port));
   }
   return info;
 }
