@@ -19,9 +19,13 @@ export class FlowControl {
   /** The client whose read is being processed; null while draining rings. */
   currentReader: Client | null = null;
   private readonly paused = new Set<Client>();
-  /** Consumers over the threshold, with their pending bytes when last checked. */
-  private readonly stalling = new Map<Client, number>();
+  /**
+   * Consumers over the threshold: their pending bytes when last seen draining, and since when
+   * (performance.now()). Each gets its own STALL_MAX_MS, whoever armed the timer.
+   */
+  private readonly stalling = new Map<Client, { queued: number; since: number }>();
   private ringHold = false;
+  private ringHoldSince = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -43,8 +47,8 @@ export class FlowControl {
   consumerOverThreshold(consumer: Client): void {
     if (consumer.stallExpired) return;
     if (!this.stalling.has(consumer)) {
-      this.stalling.set(consumer, consumer.pendingBytes());
-      this.armTimer();
+      this.stalling.set(consumer, { queued: consumer.pendingBytes(), since: performance.now() });
+      this.armTimer(STALL_MAX_MS);
     }
     this.pauseReader(consumer);
   }
@@ -57,8 +61,11 @@ export class FlowControl {
 
   /** A ring to a peer is full: hold the publisher until the overflow moved into the ring. */
   ringFull(): void {
-    this.ringHold = true;
-    this.armTimer();
+    if (!this.ringHold) {
+      this.ringHold = true;
+      this.ringHoldSince = performance.now();
+      this.armTimer(STALL_MAX_MS);
+    }
     this.pauseReader(null);
   }
 
@@ -74,24 +81,32 @@ export class FlowControl {
     this.paused.add(reader);
   }
 
-  private armTimer(): void {
-    if (this.timer === null) this.timer = setTimeout(this.expire, STALL_MAX_MS);
+  private armTimer(delay: number): void {
+    if (this.timer === null) this.timer = setTimeout(this.expire, delay);
   }
 
   private readonly expire = (): void => {
     this.timer = null;
-    for (const [consumer, queued] of this.stalling) {
-      const now = consumer.pendingBytes();
-      if (now < queued) {
-        this.stalling.set(consumer, now);
-      } else {
+    const now = performance.now();
+    let next = Infinity;
+    for (const [consumer, stall] of this.stalling) {
+      const queued = consumer.pendingBytes();
+      if (queued < stall.queued) {
+        stall.queued = queued;
+        stall.since = now;
+      } else if (now - stall.since >= STALL_MAX_MS) {
         consumer.stallExpired = true;
         this.stalling.delete(consumer);
+        continue;
       }
+      next = Math.min(next, stall.since + STALL_MAX_MS);
     }
-    this.ringHold = false;
-    if (this.stalling.size > 0) this.armTimer();
-    else this.resume();
+    if (this.ringHold) {
+      if (now - this.ringHoldSince >= STALL_MAX_MS) this.ringHold = false;
+      else next = Math.min(next, this.ringHoldSince + STALL_MAX_MS);
+    }
+    if (next === Infinity) this.resume();
+    else this.armTimer(Math.max(1, next - now));
   };
 
   private resume(): void {
