@@ -97,8 +97,8 @@ export class WebSocketUpgrader {
     });
     // A request that is not an upgrade gets nats-server's answer to it.
     this.http.on('request', (_request: http.IncomingMessage, response: http.ServerResponse) => {
-      response.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
-      response.end('websocket handshake error: invalid value for header "Upgrade"\n');
+      response.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'Sec-Websocket-Version': '13', 'X-Content-Type-Options': 'nosniff' });
+      response.end('Bad Request\n');
     });
     this.http.on('clientError', (_error, socket: Socket) => socket.destroy());
   }

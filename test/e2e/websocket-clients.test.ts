@@ -190,7 +190,8 @@ test('a plain HTTP request gets 400, a silent connection is closed after handsha
     const port = Number(new URL(server.websocketUrl!).port);
     const response = await fetch(`http://127.0.0.1:${port}/`);
     assert.equal(response.status, 400);
-    await response.text();
+    assert.equal(response.headers.get('sec-websocket-version'), '13', 'as nats-server answers');
+    assert.equal(await response.text(), 'Bad Request\n');
     const silent = net.connect({ host: '127.0.0.1', port });
     const started = Date.now();
     await within(new Promise((resolve) => silent.once('close', resolve)), GUARD_MS, 'the silent connection to be closed');
