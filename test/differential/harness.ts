@@ -41,7 +41,12 @@ export interface Transcript {
 }
 
 /** How each step's bytes are written. */
-export type SendMode = { kind: 'whole' } | { kind: 'bytewise' } | { kind: 'splitAt'; at: number };
+export type SendMode =
+  | { kind: 'whole' }
+  | { kind: 'bytewise' }
+  | { kind: 'splitAt'; at: number }
+  /** Cut into pieces of 1..24 bytes drawn from a seeded generator (reproducible). */
+  | { kind: 'chunks'; seed: number };
 
 /** INFO keys whose values must be identical on both brokers. */
 const INFO_VALUES_THAT_MATCH = new Set([
@@ -124,7 +129,23 @@ export async function playTranscript(port: number, transcript: Transcript, mode:
 async function sendWithMode(client: RawClient, data: string, mode: SendMode): Promise<void> {
   if (mode.kind === 'bytewise') return client.sendBytewise(data);
   if (mode.kind === 'splitAt') return client.send(data, [mode.at]);
+  if (mode.kind === 'chunks') return client.send(data, randomCuts(data.length, mode.seed));
   return client.send(data);
+}
+
+function randomCuts(length: number, seed: number): number[] {
+  // mulberry32: a tiny deterministic generator, so a failing seed can be replayed.
+  let state = (seed ^ Math.imul(length, 0x9e3779b1)) >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const cuts: number[] = [];
+  for (let at = 1 + Math.floor(next() * 24); at < length; at += 1 + Math.floor(next() * 24)) cuts.push(at);
+  return cuts;
 }
 
 async function readOrClose(client: RawClient, until: string): Promise<{ text: string; closed: boolean }> {

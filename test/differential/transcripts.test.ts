@@ -1,8 +1,8 @@
 /**
  * Plays every transcript in transcripts/*.json against nats-server (the reference) and Natrium and
  * requires the same replies, step by step (INFO compared by key set and shared values). Transcripts
- * marked "split" are also played against Natrium with every send cut at each offset and byte by
- * byte, and must still give the reference's replies. Each group of transcripts sharing options also
+ * marked "split" are also played against Natrium with every send cut at each offset, cut into random
+ * chunks and sent byte by byte, and must still give the reference's replies. Each group of transcripts sharing options also
  * compares the INFO greeting's key set once.
  */
 import assert from 'node:assert/strict';
@@ -13,6 +13,8 @@ import { RawClient } from '../helpers/raw-client.js';
 import { infoShape, loadTranscripts, longestSend, playTranscript, type SendMode, type Transcript } from './harness.js';
 
 const WHOLE: SendMode = { kind: 'whole' };
+/** Reproducible random chunkings per split transcript, on top of every two-part split. */
+const RANDOM_CHUNKINGS = 10;
 /** A hang fails the test instead of stalling the run. */
 const TEST_TIMEOUT_MS = 60_000;
 
@@ -74,11 +76,15 @@ for (const [key, transcripts] of groups) {
       });
 
       if (!transcript.split) continue;
-      test(`${transcript.name} [sends split at every offset, then byte by byte]`, { timeout: TEST_TIMEOUT_MS }, async () => {
+      test(`${transcript.name} [sends split at every offset, in random chunks, byte by byte]`, { timeout: TEST_TIMEOUT_MS }, async () => {
         const want = await expected(transcript);
         for (let at = 1; at < longestSend(transcript); at++) {
           const got = await playTranscript(natrium.port, transcript, { kind: 'splitAt', at });
           assert.deepEqual(got, want, `${transcript.file}: "${transcript.name}" split at offset ${at} differs from nats-server`);
+        }
+        for (let seed = 1; seed <= RANDOM_CHUNKINGS; seed++) {
+          const got = await playTranscript(natrium.port, transcript, { kind: 'chunks', seed });
+          assert.deepEqual(got, want, `${transcript.file}: "${transcript.name}" cut into random chunks (seed ${seed}) differs from nats-server`);
         }
         const bytewise = await playTranscript(natrium.port, transcript, { kind: 'bytewise' });
         assert.deepEqual(bytewise, want, `${transcript.file}: "${transcript.name}" sent byte by byte differs from nats-server`);
