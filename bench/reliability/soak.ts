@@ -30,9 +30,9 @@ export interface SoakOptions {
   workers: number;
   /** Requests per second (over REQUESTS_IN_FLIGHT concurrent requesters). */
   requestRate: number;
-  /** Seconds between stalled subscribers; the first comes after 10 s. */
+  /** Seconds between stalled subscribers; the first comes after 10 s; 0 = none. */
   stallEvery: number;
-  /** Milliseconds between churn connections. */
+  /** Milliseconds between churn connections; 0 = none. */
   churnMs: number;
   /** Seconds between reports (and checkpoints). */
   reportSeconds: number;
@@ -45,6 +45,7 @@ export const DEFAULT_SOAK: SoakOptions = { minutes: 1, rate: 10_000, size: 64, r
 export interface WorkerFigures {
   worker: number;
   heapUsed: number;
+  arrayBuffers: number;
   /** Largest p99 and max of the event-loop-delay windows that closed in this period, ns. */
   eventLoopP99: number;
   eventLoopMax: number;
@@ -279,18 +280,20 @@ export async function runSoak(options: SoakOptions, print: (line: string) => voi
       }
       churned++;
     };
-    timers.push(
-      setInterval(() => {
-        if (paused || finished) return;
-        const run = churnOnce()
-          .catch((error: Error) => {
-            churnFailures++;
-            failures.push(`churn connection failed: ${error.message}`);
-          })
-          .finally(() => churnInFlight.delete(run));
-        churnInFlight.add(run);
-      }, options.churnMs),
-    );
+    if (options.churnMs > 0) {
+      timers.push(
+        setInterval(() => {
+          if (paused || finished) return;
+          const run = churnOnce()
+            .catch((error: Error) => {
+              churnFailures++;
+              failures.push(`churn connection failed: ${error.message}`);
+            })
+            .finally(() => churnInFlight.delete(run));
+          churnInFlight.add(run);
+        }, options.churnMs),
+      );
+    }
 
     // Stalled subscribers now and then; each must be cut by the broker.
     let stalledOpened = 0;
@@ -299,12 +302,14 @@ export async function runSoak(options: SoakOptions, print: (line: string) => voi
       stalledOpened++;
       stalled.push(sub);
     };
-    timers.push(
-      setTimeout(() => {
-        void openStalled();
-        timers.push(setInterval(() => void openStalled(), options.stallEvery * 1000));
-      }, FIRST_STALL_MS),
-    );
+    if (options.stallEvery > 0) {
+      timers.push(
+        setTimeout(() => {
+          void openStalled();
+          timers.push(setInterval(() => void openStalled(), options.stallEvery * 1000));
+        }, FIRST_STALL_MS),
+      );
+    }
     const checkStalled = async (): Promise<void> => {
       for (const sub of stalled) {
         if ((await sub.checkCut(broker)) || Date.now() - sub.openedAt < STALL_CUT_MS) continue;
@@ -323,8 +328,9 @@ export async function runSoak(options: SoakOptions, print: (line: string) => voi
       await checkStalled();
       const workerz = await monitor(broker, '/workerz');
       for (const w of workerz.workers as Json[]) {
-        const figures = periodWorkers.get(w.worker) ?? { worker: w.worker, heapUsed: 0, eventLoopP99: 0, eventLoopMax: 0 };
+        const figures = periodWorkers.get(w.worker) ?? { worker: w.worker, heapUsed: 0, arrayBuffers: 0, eventLoopP99: 0, eventLoopMax: 0 };
         figures.heapUsed = w.heap_used;
+        figures.arrayBuffers = w.array_buffers;
         const window = w.event_loop_delay;
         if (window.window_end !== null && !windowsSeen.has(`${w.worker}@${window.window_end}`)) {
           windowsSeen.add(`${w.worker}@${window.window_end}`);
@@ -443,7 +449,7 @@ export function rssGrowth(samples: { at: number; rss: number }[], durationMs: nu
 const ms = (ns: number): string => `${(ns / 1e6).toFixed(1)}`;
 
 export function formatPeriod(p: PeriodReport): string {
-  const workers = p.workers.map((w) => `w${w.worker} heap ${mib(w.heapUsed)} loop p99/max ${ms(w.eventLoopP99)}/${ms(w.eventLoopMax)} ms`).join('; ');
+  const workers = p.workers.map((w) => `w${w.worker} heap ${mib(w.heapUsed)} buffers ${mib(w.arrayBuffers)} loop p99/max ${ms(w.eventLoopP99)}/${ms(w.eventLoopMax)} ms`).join('; ');
   return (
     `min ${p.minute.toFixed(p.minute % 1 === 0 ? 0 : 1)}: pub ${Math.round(p.publishedPerSecond)}/s, broker in ${Math.round(p.brokerInPerSecond)}/s out ${Math.round(p.brokerOutPerSecond)}/s | ` +
     `rss ${mib(p.rssBytes)} (max ${mib(p.rssMaxBytes)}) | ${workers} | conns ${p.connections}, churned ${p.churned}, requests ${p.requests}, ` +

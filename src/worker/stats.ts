@@ -100,6 +100,8 @@ export interface WorkerSnapshot {
   eventLoopDelay: EventLoopDelaySnapshot;
   /** V8 heap in use by this worker's isolate, bytes. */
   heapUsed: number;
+  /** Bytes of ArrayBuffers (socket buffers included) this worker holds, outside the V8 heap. */
+  arrayBuffers: number;
   subscriptionCount: number;
   sublist: SublistStats;
   connections: ConnectionSnapshot[];
@@ -137,6 +139,11 @@ class ActivitySampler {
     }
     return previous.at;
   }
+}
+
+function workerMemory(): { heapUsed: number; arrayBuffers: number } {
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return { heapUsed, arrayBuffers };
 }
 
 export class WorkerStats {
@@ -201,7 +208,7 @@ export class WorkerStats {
       worker: this.worker,
       stats: { ...shard.stats },
       eventLoopDelay: this.eventLoop.snapshot(),
-      heapUsed: process.memoryUsage().heapUsed,
+      ...workerMemory(),
       subscriptionCount: shard.sublist.count,
       sublist: shard.sublist.stats(),
       connections,
