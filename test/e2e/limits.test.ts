@@ -165,6 +165,22 @@ test('ping interval: a client answering PINGs stays connected', { timeout: TEST_
   });
 });
 
+test('first PING: the server pings a new client about 2 s after it connected, whatever the interval', { timeout: TEST_TIMEOUT_MS }, async () => {
+  // nats-server shortens the first client PING to 2 s (+ up to 20% jitter) so it learns the RTT
+  // early; later PINGs follow ping_interval (2 minutes by default).
+  await withBroker({}, async (broker) => {
+    const raw = await RawClient.connect(broker.port);
+    await raw.send('CONNECT {"verbose":false}\r\n');
+    const connectedAt = Date.now();
+    assert.equal((await raw.readUntil('\r\n', 4_000)).toString(), 'PING\r\n');
+    const elapsed = Date.now() - connectedAt;
+    assert.ok(elapsed >= 1_500 && elapsed <= 3_500, `first PING after ${elapsed} ms`);
+    await raw.send('PONG\r\nPING\r\n');
+    assert.equal((await raw.readUntil('PONG\r\n')).toString(), 'PONG\r\n');
+    await raw.close();
+  });
+});
+
 test("max_connections: the connection over the limit gets -ERR 'maximum connections exceeded'", { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({ maxConnections: 2 }, async (broker) => {
     const first = await rawSubscriber(broker);
