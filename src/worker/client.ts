@@ -68,6 +68,9 @@ const CONNECT_FIELD_TYPES: Record<keyof ConnectOptions, 'boolean' | 'string' | '
   protocol: 'number',
 };
 
+/** nats-server's firstPingInterval. */
+const FIRST_PING_MS = 2000;
+
 /** A client connection owned by one shard: protocol state, subscriptions and outbound bytes. */
 export class Client implements OpSink, LoginClient {
   readonly outbound = new Outbound();
@@ -80,6 +83,8 @@ export class Client implements OpSink, LoginClient {
   name = '';
   lang = '';
   version = '';
+  /** CONNECT's protocol level (0 or 1). */
+  protocol = 0;
   connectReceived = false;
   /** Stands until the client authenticated, when authentication is required. */
   login: LoginGate | null = null;
@@ -124,7 +129,14 @@ export class Client implements OpSink, LoginClient {
     socket.on('end', () => this.close('Client Closed'));
     socket.on('close', () => this.close('Client Closed'));
     const interval = shard.options.pingInterval;
-    if (interval > 0) this.pingTimer = setInterval(() => this.onPingTimer(), interval);
+    // Like nats-server, the first PING comes early (2 s plus up to 20 %) to learn the RTT.
+    if (interval > 0) {
+      const first = Math.min(interval, FIRST_PING_MS + Math.random() * FIRST_PING_MS * 0.2);
+      this.pingTimer = setTimeout(() => {
+        this.onPingTimer();
+        if (!this.closed) this.pingTimer = setInterval(() => this.onPingTimer(), interval);
+      }, first);
+    }
   }
 
   readChunk(chunk: Buffer): void {
@@ -199,7 +211,9 @@ export class Client implements OpSink, LoginClient {
       this.close('Protocol Violation');
       return;
     }
-    const fields = parsed as Record<string, unknown>;
+    // Go's JSON decoding matches field names case-insensitively, the last duplicate winning.
+    const fields: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(parsed)) fields[key.toLowerCase()] = value;
     for (const key of Object.keys(CONNECT_FIELD_TYPES) as (keyof ConnectOptions)[]) {
       const value = fields[key];
       if (value !== undefined && value !== null && typeof value !== CONNECT_FIELD_TYPES[key]) {
@@ -216,12 +230,18 @@ export class Client implements OpSink, LoginClient {
     this.name = opts.name ?? '';
     this.lang = opts.lang ?? '';
     this.version = opts.version ?? '';
+    this.protocol = opts.protocol ?? 0;
     this.connectReceived = true;
     if (this.login !== null) this.login.authenticate(fields);
     else this.finishConnect();
   }
 
   finishConnect(): void {
+    // Protocol 0 is the original one, 1 adds async INFO; nats-server knows no other.
+    if (this.protocol !== 0 && this.protocol !== 1) {
+      this.sendErrorAndClose(errors.ERR_INVALID_CLIENT_PROTOCOL, 'Protocol Violation');
+      return;
+    }
     if (this.noResponders && !this.headers) {
       this.sendErrorAndClose(errors.ERR_NO_RESPONDERS_REQUIRES_HEADERS, 'Protocol Violation');
       return;
@@ -383,7 +403,7 @@ export class Client implements OpSink, LoginClient {
   close(reason: CloseReason): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     this.login?.dispose();
     this.clearWriteDeadline();
     for (const sub of this.subs.values()) this.shard.removeSubscription(sub);
