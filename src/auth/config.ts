@@ -118,6 +118,9 @@ function readUsers(entry: ConfEntry, problem: ProblemSink): UserConfig[] {
         case 'authorization':
           user.permissions = readPermissions(item, problem);
           break;
+        case 'allowed_connection_types':
+          problem(item, `"${rawKey}" is not supported by natrium yet`);
+          break;
         default:
           if (!item.usedAsVariable) problem(item, `unknown field "${rawKey}"`);
       }

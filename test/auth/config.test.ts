@@ -5,6 +5,7 @@ import { nkeys } from 'nats';
 import { parseConf } from '../../src/config/conf-parser.js';
 import { ConfigFileError, optionsFromConf } from '../../src/config/config-file.js';
 import { assertAuthConsistent } from '../../src/auth/config.js';
+import { parseFlags } from '../../src/config/flags.js';
 
 function load(text: string) {
   return optionsFromConf(parseConf(text, 'a.conf', {})).options;
@@ -85,4 +86,12 @@ test('no_auth_user and single users are checked against the users list at startu
     () => assertAuthConsistent({ authorization: { token: '', user: 'x', password: 'y', users }, noAuthUser: '' }),
     /Can not have a single user\/pass and a users array/,
   );
+});
+
+test('--user/--pass and --auth flags set the authorization', () => {
+  const result = parseFlags(['--user', 'u', '--pass', 'p']);
+  assert.equal(result.kind, 'run');
+  assert.deepEqual(result.kind === 'run' && result.options.authorization, { token: '', user: 'u', password: 'p', users: [] });
+  const token = parseFlags(['-auth=t0k']);
+  assert.deepEqual(token.kind === 'run' && token.options.authorization, { token: 't0k', user: '', password: '', users: [] });
 });
