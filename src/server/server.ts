@@ -3,6 +3,7 @@
  * the workers. It does no protocol work.
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -67,6 +68,11 @@ class WorkerSlot {
   worker!: Worker;
   /** Connections posted to this worker, to balance before its own counter catches up. */
   assigned = 0;
+  /**
+   * The newest connections posted to this worker, of which the last `assigned - accepted` are not
+   * adopted yet: if the worker dies they wait in its dead queue, and go to the replacement instead.
+   */
+  posted: Array<ToWorker & { type: 'connection' }> = [];
   ready!: Promise<FromWorker & { type: 'ready' }>;
   constructor(readonly index: number) {}
 }
@@ -142,9 +148,15 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       // Its connections died with it; their counters must not keep the slot looking busy.
       const open = Atomics.exchange(counters, openSlot(slot.index), 0);
       Atomics.sub(counters, 0, open);
-      if (stopping) return;
+      const orphans = slot.posted.slice(slot.posted.length - unadopted(slot));
+      slot.posted = [];
+      if (stopping) {
+        for (const orphan of orphans) closeSync(orphan.fd);
+        return;
+      }
       log.error({ worker: slot.index, code }, `Worker ${slot.index} exited; respawning`);
       spawn(slot);
+      for (const orphan of orphans) post(slot, orphan);
       slot.ready.catch((error: Error) => log.error({ err: error }, `Worker ${slot.index} failed to restart`));
     });
   }
@@ -160,14 +172,26 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     let best = slots[0];
     let bestLoad = Infinity;
     for (const slot of slots) {
-      const inFlight = slot.assigned - Atomics.load(counters, acceptedSlot(slot.index));
-      const load = Atomics.load(counters, openSlot(slot.index)) + inFlight;
+      const load = Atomics.load(counters, openSlot(slot.index)) + unadopted(slot);
       if (load < bestLoad) {
         best = slot;
         bestLoad = load;
       }
     }
     return best;
+  }
+
+  /** Connections posted to the slot's worker that it has not taken yet. */
+  function unadopted(slot: WorkerSlot): number {
+    return slot.assigned - Atomics.load(counters, acceptedSlot(slot.index));
+  }
+
+  function post(slot: WorkerSlot, message: ToWorker & { type: 'connection' }): void {
+    slot.assigned++;
+    slot.posted.push(message);
+    const waiting = unadopted(slot);
+    if (slot.posted.length > waiting) slot.posted.splice(0, slot.posted.length - waiting);
+    slot.worker.postMessage(message);
   }
 
   function assign(socket: net.Socket, kind: ConnectionKind): void {
@@ -185,10 +209,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       return;
     }
     socket.destroy();
-    const slot = leastLoaded();
-    slot.assigned++;
-    const message: ToWorker = { type: 'connection', fd, clientId: nextClientId++, kind };
-    slot.worker.postMessage(message);
+    post(leastLoaded(), { type: 'connection', fd, clientId: nextClientId++, kind });
   }
 
   for (const slot of slots) spawn(slot);

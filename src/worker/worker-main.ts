@@ -61,8 +61,12 @@ function post(message: FromWorker): void {
   port.postMessage(message);
 }
 
-function adopt(socket: net.Socket, clientId: number, kind: ConnectionKind): void {
+/** Counts a connection as taken from the main thread (which re-posts uncounted ones if this worker dies). */
+function countAccepted(): void {
   Atomics.add(counters, acceptedSlot(config.index), 1);
+}
+
+function adopt(socket: net.Socket, clientId: number, kind: ConnectionKind): void {
   Atomics.add(counters, openSlot(config.index), 1);
   const live = Atomics.add(counters, LIVE_TOTAL, 1) + 1;
   socket.once('close', () => {
@@ -82,6 +86,8 @@ port.on('message', (message: ToWorker) => {
       config.info.port = message.port;
       break;
     case 'connection':
+      // Counted before the socket owns the fd: a death in between may leak it, never reuse it.
+      countAccepted();
       adopt(new net.Socket({ fd: message.fd, readable: true, writable: true, allowHalfOpen: true }), message.clientId, message.kind);
       break;
     case 'adopt-region':
@@ -120,7 +126,10 @@ let listener: net.Server | null = null;
 let websocketListener: net.Server | null = null;
 
 function listen(kind: ConnectionKind, host: string, port: number): Promise<{ server: net.Server; port: number }> {
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => adopt(socket, nextLocalClientId++, kind));
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    countAccepted();
+    adopt(socket, nextLocalClientId++, kind);
+  });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port }, () => resolve({ server, port: (server.address() as net.AddressInfo).port }));
