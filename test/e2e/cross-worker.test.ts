@@ -394,12 +394,19 @@ test('auto-unsubscribe (UNSUB sid max) is exact across workers, for plain and qu
     const burst = (subject: string, n: number) => Array.from({ length: n }, (_, i) => `PUB ${subject} ${String(i).length}\r\n${i}\r\n`).join('');
     // Publishers on every worker at once, the subscriber's own included.
     await Promise.all(publishers.map((p) => roundTrip(p, `${burst('auto', 10)}${burst('qauto', 10)}PUB marker 0\r\n\r\n`)));
-    const received = await Promise.all(subscribers.map((s) => readUntilMsgs(s, 'marker', publishers.length)));
+    // A queue message whose member reached its limit meanwhile is passed on to another worker, so
+    // it may arrive after the markers: every limit reached (subscription removed) is the end.
+    await until(() => perWorker(server, 'subscriptions'), same([1, 1, 1, 1]), 'every limit reached, only the marker subscriptions left');
+    const received = await Promise.all(
+      subscribers.map(async (s) => {
+        const frames = await readUntilMsgs(s, 'marker', publishers.length);
+        return frames.concat(parseMsgs(Buffer.from(await roundTrip(s, ''), 'latin1')).msgs);
+      }),
+    );
     assert.equal(received[0]!.filter((m) => m.subject === 'auto').length, 5, 'plain subscription limited to 5');
     const queueCounts = received.map((msgs) => msgs.filter((m) => m.subject === 'qauto').length);
     assert.deepEqual(queueCounts, [3, 3, 3, 3], 'each queue member limited to 3, none of the 40 messages lost while one had room');
-    // The limits removed the interest everywhere: only the markers remain, and requests find no responders.
-    await until(() => perWorker(server, 'subscriptions'), same([1, 1, 1, 1]), 'only the marker subscriptions left');
+    // The limits removed the interest everywhere: requests find no responders.
     assert.equal(await roundTrip(publishers[1]!, 'SUB inbox 9\r\nPUB auto inbox 0\r\n\r\nPUB qauto inbox 0\r\n\r\n'),
       'HMSG inbox 9 16 16\r\nNATS/1.0 503\r\n\r\n\r\nHMSG inbox 9 16 16\r\nNATS/1.0 503\r\n\r\n\r\n');
     for (const s of subscribers) assert.equal(await roundTrip(s, ''), '', 'nothing more arrived');
@@ -527,17 +534,28 @@ test('a killed worker is respawned; the others keep exchanging messages; its cli
       assert.equal(numbers.findIndex((n, k) => n !== k), -1, `subscriber ${i} got them in order`);
     }
 
-    // The reconnected client landed on the respawned worker (the least loaded) and serves there.
-    assert.deepEqual(await until(() => perWorker(server, 'connections'), same([1, 1, 1, 1]), 'one connection per worker'), [1, 1, 1, 1]);
+    // The respawned worker serves: a new connection placed on it talks to the others. (The
+    // reconnected client is wherever the least loaded worker was when it came back.)
+    await until(() => perWorker(server, 'connections'), (c) => c.reduce((a, b) => a + b) === WORKERS, 'the reconnected client counted');
+    const fresh: NatsConnection[] = [];
+    while (place.workers.at(-1) !== victimWorker && fresh.length < WORKERS) fresh.push(await place.open(() => client(server)));
+    assert.equal(place.workers.at(-1), victimWorker, `a new connection lands on the respawned worker (${place.workers})`);
+    const onRespawned = fresh.at(-1)!;
     const reply = await pub.request('to.victim', text.encode('hi'), { timeout: GUARD_MS });
     assert.equal(untext.decode(reply.data), 'victim:hi');
     const fromVictim = collectUntil(sub, 'from.victim', 'from.victim.end');
     await sub.flush();
-    victim.publish('from.victim', text.encode('back'));
-    victim.publish('from.victim.end');
+    onRespawned.publish('from.victim', text.encode('back'));
+    onRespawned.publish('from.victim.end');
     await within(fromVictim.done, GUARD_MS, 'a message from the respawned worker');
     assert.deepEqual(fromVictim.received.map((m) => untext.decode(m.data)), ['back']);
-    await closeAll(pub, sub, victim, otherSub);
+    const toRespawned = collectUntil(onRespawned, 'to.respawned', 'to.respawned.end');
+    await onRespawned.flush();
+    pub.publish('to.respawned', text.encode('there'));
+    pub.publish('to.respawned.end');
+    await within(toRespawned.done, GUARD_MS, 'a message to the respawned worker');
+    assert.deepEqual(toRespawned.received.map((m) => untext.decode(m.data)), ['there']);
+    await closeAll(pub, sub, victim, otherSub, ...fresh);
   });
 });
 

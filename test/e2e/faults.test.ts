@@ -350,3 +350,38 @@ test('a worker killed mid-traffic: others keep serving, no interest or ring memo
     await Promise.all([...survivors, victimRaw].map((rc) => rc.close()));
   });
 });
+
+test('connections arriving while a worker dies are all served', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withWorkers(async (server) => {
+    const place = new Placement(server);
+    const held: NatsConnection[] = [];
+    for (let i = 1; i < WORKERS; i++) held.push(await place.open(() => client(server)));
+    // The one worker without a connection is the least loaded: new connections go there first.
+    const victim = [0, 1, 2, 3].find((w) => !place.workers.includes(w))!;
+    let dying = true;
+    let served = 0;
+    const unserved: string[] = [];
+    const arrivals = (async () => {
+      while (dying || served < 200) {
+        await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            try {
+              const rc = await RawClient.connect(server.port, { timeoutMs: 3000 });
+              await rc.send('CONNECT {"verbose":false}\r\nPING\r\n');
+              await rc.readUntil('PONG\r\n', 3000);
+              await rc.close();
+              served++;
+            } catch (error) {
+              unserved.push((error as Error).message);
+            }
+          }),
+        );
+      }
+    })();
+    await within(server.killWorker(victim), GUARD_MS, 'the worker to be respawned');
+    dying = false;
+    await arrivals;
+    assert.deepEqual(unserved, [], `connections lost while worker ${victim} died (${served} served)`);
+    await Promise.all(held.map((nc) => nc.close()));
+  });
+});
