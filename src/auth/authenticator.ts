@@ -6,9 +6,10 @@
  * secrets are compared in constant time on the spot.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import os from 'node:os';
 import type { ServerOptions } from '../server/options.js';
 import { decodePublicUserKey } from './nkey.js';
-import { authRequired, type AuthorizationOptions, type UserConfig } from './options.js';
+import { authRequired, type AccountConfig, type AuthorizationOptions, type UserConfig } from './options.js';
 import { CompiledPermissions } from './permissions.js';
 import { VerifierPool } from './verifier-pool.js';
 
@@ -16,6 +17,8 @@ import { VerifierPool } from './verifier-pool.js';
 export interface Identity {
   readonly name: string;
   readonly permissions: CompiledPermissions | null;
+  /** Account id: 0 = $G (users of `authorization`), i + 1 = the i-th account of `accounts`. */
+  readonly account: number;
 }
 
 /** The CONNECT fields that carry credentials (nats-server's JSON names). */
@@ -76,19 +79,25 @@ export class Authenticator {
     private readonly pool: VerifierPool,
     /** tls verify_and_map: with `users`, the client certificate names the user. */
     readonly tlsMap = false,
+    accounts: readonly AccountConfig[] = [],
   ) {
-    this.required = authRequired(auth);
+    this.required = authRequired(auth, accounts);
     this.timeoutMs = timeoutMs;
-    for (const config of auth?.users ?? []) {
-      const identity: Identity = {
-        name: config.nkey !== '' ? config.nkey : config.user,
-        permissions: config.permissions === null ? null : new CompiledPermissions(config.permissions),
-      };
-      if (config.nkey !== '') this.nkeys.set(config.nkey, { config, identity, publicKey: decodePublicUserKey(config.nkey) });
-      else this.users.set(config.user, { config, identity, publicKey: null });
-    }
+    const addUsers = (users: readonly UserConfig[], account: number): void => {
+      for (const config of users) {
+        const identity: Identity = {
+          name: config.nkey !== '' ? config.nkey : config.user,
+          permissions: config.permissions === null ? null : new CompiledPermissions(config.permissions),
+          account,
+        };
+        if (config.nkey !== '') this.nkeys.set(config.nkey, { config, identity, publicKey: decodePublicUserKey(config.nkey) });
+        else this.users.set(config.user, { config, identity, publicKey: null });
+      }
+    };
+    addUsers(auth?.users ?? [], 0);
+    accounts.forEach((account, i) => addUsers(account.users, i + 1));
     this.nonceRequired = this.nkeys.size > 0;
-    this.single = { name: auth?.user ?? '', permissions: null };
+    this.single = { name: auth?.user ?? '', permissions: null, account: 0 };
     this.noAuthUser = noAuthUser === '' ? null : (this.users.get(noAuthUser) ?? null);
   }
 
@@ -146,9 +155,19 @@ export class Authenticator {
   }
 }
 
-/** One pool per thread: a shard's checks share it, and it starts no thread until needed. */
-const verifiers = new VerifierPool(1);
-let current: { auth: AuthorizationOptions | null; noAuthUser: string; timeout: number; tlsMap: boolean; authenticator: Authenticator } | null = null;
+/**
+ * One pool per thread: a shard's checks share it, and it starts no thread until needed. Sized so
+ * that all shards' pools together have about one thread per core.
+ */
+let verifiers: VerifierPool | null = null;
+let current: {
+  auth: AuthorizationOptions | null;
+  accounts: readonly AccountConfig[];
+  noAuthUser: string;
+  timeout: number;
+  tlsMap: boolean;
+  authenticator: Authenticator;
+} | null = null;
 
 /**
  * The authenticator for these options, rebuilt when a reload replaced the settings (new logins use
@@ -157,15 +176,23 @@ let current: { auth: AuthorizationOptions | null; noAuthUser: string; timeout: n
 export function authenticatorFor(options: ServerOptions): Authenticator {
   const c = current;
   const tlsMap = options.tls?.verifyAndMap ?? false;
-  if (c !== null && c.auth === options.authorization && c.noAuthUser === options.noAuthUser && c.timeout === options.authTimeout && c.tlsMap === tlsMap) {
+  if (
+    c !== null &&
+    c.auth === options.authorization &&
+    c.accounts === options.accounts &&
+    c.noAuthUser === options.noAuthUser &&
+    c.timeout === options.authTimeout &&
+    c.tlsMap === tlsMap
+  ) {
     return c.authenticator;
   }
-  const authenticator = new Authenticator(options.authorization, options.noAuthUser, options.authTimeout, verifiers, tlsMap);
-  current = { auth: options.authorization, noAuthUser: options.noAuthUser, timeout: options.authTimeout, tlsMap, authenticator };
+  verifiers ??= new VerifierPool(Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, options.workers))));
+  const authenticator = new Authenticator(options.authorization, options.noAuthUser, options.authTimeout, verifiers, tlsMap, options.accounts);
+  current = { auth: options.authorization, accounts: options.accounts, noAuthUser: options.noAuthUser, timeout: options.authTimeout, tlsMap, authenticator };
   return authenticator;
 }
 
 /** Stops this thread's verification threads (tests, shutdown). */
-export function closeVerifiers(): Promise<void> {
-  return verifiers.close();
+export async function closeVerifiers(): Promise<void> {
+  await verifiers?.close();
 }

@@ -11,6 +11,7 @@ import { decodePublicUserKey } from './nkey.js';
 import {
   DEFAULT_RESPONSE_PERMISSION,
   emptyAuthorization,
+  type AccountConfig,
   type AuthorizationOptions,
   type Permissions,
   type ResponsePermission,
@@ -85,6 +86,60 @@ export function readAuthorization(entry: ConfEntry, problem: ProblemSink): Autho
   if (defaults !== null) for (const user of auth.users) user.permissions ??= defaults;
   return { authorization: auth, timeoutMs };
 }
+
+/**
+ * The `accounts` block: a map of account names to { users }. Each account is a subject space of
+ * its own; exports and imports between accounts are not supported yet and are refused.
+ */
+export function readAccounts(entry: ConfEntry, problem: ProblemSink): AccountConfig[] {
+  if (!isMap(entry.value)) {
+    problem(entry, `Expected accounts to be a map, got ${typeof entry.value}`);
+    return [];
+  }
+  const accounts: AccountConfig[] = [];
+  const seenUsers = new Set<string>();
+  for (const [name, item] of entry.value) {
+    const account: AccountConfig = { name, users: [] };
+    accounts.push(account);
+    if (name === '$G') {
+      problem(item, '"$G" is a Reserved Account');
+      continue;
+    }
+    if (!isMap(item.value)) {
+      problem(item, `Expected account "${name}" to be a map, got ${typeof item.value}`);
+      continue;
+    }
+    for (const [rawKey, field] of item.value) {
+      const key = rawKey.toLowerCase();
+      if (key === 'users') account.users = readUsers(field, problem);
+      else if (field.usedAsVariable) continue;
+      else if (ACCOUNT_KEYS_NOT_YET_SUPPORTED.has(key)) problem(field, `"${rawKey}" is not supported by natrium yet`);
+      else problem(field, `unknown field "${rawKey}"`);
+    }
+    for (const user of account.users) {
+      const id = user.nkey !== '' ? user.nkey : user.user;
+      if (seenUsers.has(id)) problem(item, `Duplicate user ${JSON.stringify(id)} detected`);
+      seenUsers.add(id);
+    }
+  }
+  return accounts;
+}
+
+/** Keys of an account nats-server 2.9 knows and Natrium does not support yet. */
+const ACCOUNT_KEYS_NOT_YET_SUPPORTED = new Set([
+  'exports',
+  'imports',
+  'nkey',
+  'jetstream',
+  'limits',
+  'mappings',
+  'maps',
+  'default_permissions',
+  'max_connections',
+  'max_subscriptions',
+  'max_payload',
+  'max_leafnodes',
+]);
 
 function readUsers(entry: ConfEntry, problem: ProblemSink): UserConfig[] {
   if (!Array.isArray(entry.value)) {
@@ -271,16 +326,23 @@ function readResponsePermission(entry: ConfEntry, problem: ProblemSink): Respons
  * What nats-server checks when it starts (and reloads): `no_auth_user` names a user of `users`, and
  * a single user or token (also from --user/--auth) does not come with a users list. Throws.
  */
-export function assertAuthConsistent(options: Pick<ServerOptions, 'authorization' | 'noAuthUser'>): void {
+export function assertAuthConsistent(options: Pick<ServerOptions, 'authorization' | 'noAuthUser'> & Partial<Pick<ServerOptions, 'accounts'>>): void {
   const auth = options.authorization;
   const noAuthUser = options.noAuthUser;
   if (auth !== null && auth.users.length > 0) {
     if (auth.user !== '') throw new Error('Can not have a single user/pass and a users array');
     if (auth.token !== '') throw new Error('Can not have a token and a users array');
   }
+  const users = [...(auth?.users ?? []), ...(options.accounts ?? []).flatMap((account) => account.users)];
+  const names = new Set<string>();
+  for (const user of users) {
+    const name = user.nkey !== '' ? user.nkey : user.user;
+    if (names.has(name)) throw new Error(`Duplicate user ${JSON.stringify(name)} detected`);
+    names.add(name);
+  }
   if (noAuthUser === '') return;
-  if (auth === null || auth.users.length === 0) throw new Error(`no_auth_user: "${noAuthUser}" present, but users are not defined`);
-  if (!auth.users.some((user) => user.user === noAuthUser)) {
+  if (users.length === 0) throw new Error(`no_auth_user: "${noAuthUser}" present, but users are not defined`);
+  if (!users.some((user) => user.user === noAuthUser)) {
     throw new Error(`no_auth_user: "${noAuthUser}" not present as user in authorization block or account configuration`);
   }
 }

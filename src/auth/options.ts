@@ -41,6 +41,12 @@ export interface AuthorizationOptions {
   users: UserConfig[];
 }
 
+/** One account of the `accounts` block: its own subject space and its users. */
+export interface AccountConfig {
+  name: string;
+  users: UserConfig[];
+}
+
 export const DEFAULT_RESPONSE_PERMISSION: ResponsePermission = { maxMsgs: 1, expires: 2 * 60_000 };
 /** nats-server AUTH_TIMEOUT. */
 export const DEFAULT_AUTH_TIMEOUT_MS = 2_000;
@@ -50,6 +56,7 @@ export function emptyAuthorization(): AuthorizationOptions {
 }
 
 /** True when these settings make clients authenticate. */
-export function authRequired(auth: AuthorizationOptions | null): boolean {
+export function authRequired(auth: AuthorizationOptions | null, accounts: readonly AccountConfig[] = []): boolean {
+  if (accounts.some((account) => account.users.length > 0)) return true;
   return auth !== null && (auth.token !== '' || auth.user !== '' || auth.users.length > 0);
 }

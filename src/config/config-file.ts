@@ -7,7 +7,7 @@
 import { parseConfFile, ConfSyntaxError, type ConfEntry, type ConfMap, type ConfValue } from './conf-parser.js';
 import { parseDuration } from './units.js';
 import type { LogLevel, ParserChoice, ServerOptions } from '../server/options.js';
-import { readAuthorization } from '../auth/config.js';
+import { readAccounts, readAuthorization } from '../auth/config.js';
 import { readTlsBlock, readWebSocketBlock } from '../transport/config.js';
 
 /** Every problem found in the file, each as `file:line:column: message`. */
@@ -31,7 +31,6 @@ const NOT_YET_SUPPORTED = new Set([
   'maps',
   'disable_sublist_cache',
   'no_sublist_cache',
-  'accounts',
   'https',
   'https_port',
   'http_base_path',
@@ -276,6 +275,7 @@ class Reader {
       return;
     }
     if (key === 'no_auth_user') return set('noAuthUser', this.string(key, entry));
+    if (key === 'accounts') return set('accounts', readAccounts(entry, (at, message) => this.problem(at, message)));
     if (NOT_YET_SUPPORTED.has(key)) {
       this.problem(entry, `"${key}" is not supported by natrium yet`);
       return;

@@ -1,5 +1,5 @@
 import type { TlsConfig, WebSocketConfig } from '../transport/config.js';
-import { DEFAULT_AUTH_TIMEOUT_MS, type AuthorizationOptions } from '../auth/options.js';
+import { DEFAULT_AUTH_TIMEOUT_MS, type AccountConfig, type AuthorizationOptions } from '../auth/options.js';
 /** Broker options, named and defaulted as nats-server's (server/const.go, server/opts.go). */
 export type ParserChoice = 'auto' | 'native' | 'js';
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -54,6 +54,8 @@ export interface ServerOptions {
   noAuthUser: string;
   /** Milliseconds a client has to authenticate (authorization.timeout); AUTH_TIMEOUT. */
   authTimeout: number;
+  /** The `accounts` block: account i has id i + 1 (0 is $G, where `authorization` users are). */
+  accounts: AccountConfig[];
 }
 
 export const DEFAULT_OPTIONS: ServerOptions = {
@@ -83,4 +85,5 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   authorization: null,
   noAuthUser: '',
   authTimeout: DEFAULT_AUTH_TIMEOUT_MS,
+  accounts: [],
 };

@@ -92,6 +92,8 @@ export class Client implements OpSink, LoginClient {
   permissions: ConnectionPermissions | null = null;
   /** Authenticated user (name or NKey); '' without authentication. */
   user = '';
+  /** Account id of the user (0 = $G). */
+  account = 0;
   closed = false;
   /** Set while queued for the shard's next flush. */
   dirty = false;
@@ -148,6 +150,7 @@ export class Client implements OpSink, LoginClient {
   applyIdentity(identity: Identity): void {
     this.login = null;
     this.user = identity.name;
+    this.account = identity.account;
     this.permissions = identity.permissions === null ? null : new ConnectionPermissions(identity.permissions);
   }
 
@@ -252,6 +255,7 @@ export class Client implements OpSink, LoginClient {
   /** PUB or HPUB record `r` of `ops` (fields as in ops.ts); `headerLength` -1 for none. */
   private processPub(src: Buffer, ops: Int32Array, r: number, headerLength: number): void {
     const msg = this.shard.inbound;
+    msg.account = this.account;
     msg.bytes = src;
     msg.subjectOffset = ops[r + 1];
     msg.subjectLength = ops[r + 2];

@@ -36,7 +36,7 @@ export interface QueueGroup {
   readonly id: number;
 }
 
-/** Account of every message until accounts exist. */
+/** Account of records that carry no message (no-responders results). */
 const GLOBAL_ACCOUNT = 0;
 
 /**
@@ -60,7 +60,7 @@ export class ShardMesh {
   readonly workers: number;
   readonly rings: RingMesh;
   /** Every queue group any worker has defined, to route a message to one member across workers. */
-  readonly groups = new Sublist<QueueGroup>();
+  private readonly groupsByAccount: Sublist<QueueGroup>[] = [];
   private readonly groupsById: QueueGroup[] = [];
   readonly stats: MeshStats = { forwards: 0, dropped: 0 };
   private readonly interest: InterestTable;
@@ -90,10 +90,10 @@ export class ShardMesh {
       this.incoming.push(buffers.rings.rings[peer * this.workers + self]!);
     }
     this.interest = new InterestTable(self, buffers.interestRegions);
-    this.directory = new QueueDirectory(buffers.queueDirectory, self, (id, _account, subject, queue) => {
+    this.directory = new QueueDirectory(buffers.queueDirectory, self, (id, account, subject, queue) => {
       const group = { subject, queue, id };
       this.groupsById[id] = group;
-      this.groups.insert(group);
+      this.groupsOf(account).insert(group);
     });
     // A respawned worker inherits the counters of the one that died: none of its members exist now.
     this.directory.resetWorker();
@@ -109,6 +109,16 @@ export class ShardMesh {
     this.directory.sync();
   }
 
+  /** Queue groups of one account. */
+  groupsOf(account: number): Sublist<QueueGroup> {
+    let groups = this.groupsByAccount[account];
+    if (groups === undefined) {
+      groups = new Sublist<QueueGroup>();
+      this.groupsByAccount[account] = groups;
+    }
+    return groups;
+  }
+
   groupById(id: number): QueueGroup {
     return this.groupsById[id];
   }
@@ -118,13 +128,14 @@ export class ShardMesh {
   }
 
   subscriptionAdded(sub: Subscription): void {
-    const grown = this.interest.addSubscription(GLOBAL_ACCOUNT, sub.subject);
+    const account = sub.client.account;
+    const grown = this.interest.addSubscription(account, sub.subject);
     if (grown !== null) this.onRegionGrown(grown);
-    if (sub.queue !== null) sub.groupId = this.directory.addMember(GLOBAL_ACCOUNT, sub.subject, sub.queue);
+    if (sub.queue !== null) sub.groupId = this.directory.addMember(account, sub.subject, sub.queue);
   }
 
   subscriptionRemoved(sub: Subscription): void {
-    this.interest.removeSubscription(GLOBAL_ACCOUNT, sub.subject);
+    this.interest.removeSubscription(sub.client.account, sub.subject);
     if (sub.groupId >= 0) this.directory.removeMember(sub.groupId);
   }
 
@@ -174,7 +185,7 @@ export class ShardMesh {
     if (this.workers === 1) return 0;
     const candidates = this.candidates;
     const interested = toInterested
-      ? this.interest.collectPeers(this.hash.hashBytes(GLOBAL_ACCOUNT, msg.bytes, msg.subjectOffset, msg.subjectLength), candidates)
+      ? this.interest.collectPeers(this.hash.hashBytes(msg.account, msg.bytes, msg.subjectOffset, msg.subjectLength), candidates)
       : 0;
     let sent = 0;
     for (let w = 0; w < this.workers; w++) {
@@ -182,7 +193,7 @@ export class ShardMesh {
       const groupCount = this.assignedCount[w];
       if (groupCount === 0 && !contains(candidates, interested, w)) continue;
       const result = this.rings.producers[w]!.write(
-        msg.bytes, GLOBAL_ACCOUNT, checkTag === 0 ? hops : hops | FLAG_CHECK, msg.subjectOffset, msg.subjectLength,
+        msg.bytes, msg.account, checkTag === 0 ? hops : hops | FLAG_CHECK, msg.subjectOffset, msg.subjectLength,
         msg.replyOffset, msg.replyLength, msg.headerLength, msg.payloadOffset, msg.payloadLength,
         this.assignedGroups[w], groupCount, checkTag,
       );

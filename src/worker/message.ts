@@ -4,6 +4,8 @@
  * one instance per source (see InboundMessage and RingRecord), so nothing is allocated per message.
  */
 export interface MessageView {
+  /** Account id (0 = $G): subject spaces of accounts are disjoint. */
+  readonly account: number;
   readonly bytes: Buffer;
   readonly subjectOffset: number;
   readonly subjectLength: number;
@@ -18,6 +20,7 @@ export interface MessageView {
 
 /** The message a client's PUB/HPUB described, refilled for every op. */
 export class InboundMessage implements MessageView {
+  account = 0;
   bytes: Buffer = Buffer.alloc(0);
   subjectOffset = 0;
   subjectLength = 0;

@@ -32,7 +32,9 @@ export interface ShardStats {
  * publishing shard picks the worker (weighted by members), and that worker picks the member.
  */
 export class Shard {
+  /** The subject index of account $G; each other account has its own (sublistOf). */
   readonly sublist = new Sublist<Subscription>();
+  private readonly sublists: Sublist<Subscription>[] = [this.sublist];
   readonly clients = new Set<Client>();
   readonly stats: ShardStats = {
     connections: 0,
@@ -107,24 +109,42 @@ export class Shard {
     this.log.debug({ cid: client.id, reason }, 'Client connection closed');
   }
 
+  /** Subscriptions over all accounts. */
+  get subscriptionCount(): number {
+    let count = 0;
+    for (const sublist of this.sublists) if (sublist !== undefined) count += sublist.count;
+    return count;
+  }
+
+  /** The subject index of one account: accounts never see each other's subjects. */
+  sublistOf(account: number): Sublist<Subscription> {
+    let sublist = this.sublists[account];
+    if (sublist === undefined) {
+      sublist = new Sublist<Subscription>();
+      this.sublists[account] = sublist;
+    }
+    return sublist;
+  }
+
   addSubscription(sub: Subscription): void {
-    this.sublist.insert(sub);
+    this.sublistOf(sub.client.account).insert(sub);
     this.mesh.subscriptionAdded(sub);
   }
 
   removeSubscription(sub: Subscription): void {
-    if (this.sublist.remove(sub)) this.mesh.subscriptionRemoved(sub);
+    if (this.sublistOf(sub.client.account).remove(sub)) this.mesh.subscriptionRemoved(sub);
   }
 
   /** A publish from a local client: deliver locally, route queue groups, forward to peers. */
   publish(publisher: Client, msg: MessageView): void {
     this.stats.msgsIn++;
     this.stats.bytesIn += msg.payloadLength;
-    const local = this.sublist.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength);
+    const local = this.sublistOf(msg.account).matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength);
     const skipOwn = publisher.echo ? null : publisher;
     let delivered = this.deliverPlain(local, skipOwn, msg);
-    if (this.mesh.groups.count > 0) {
-      const groups = this.mesh.groups.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength).queues;
+    const accountGroups = this.mesh.groupsOf(msg.account);
+    if (accountGroups.count > 0) {
+      const groups = accountGroups.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength).queues;
       for (let g = 0; g < groups.length; g++) {
         const entries = groups[g];
         const worker = this.mesh.pickWorker(entries, -1);
@@ -154,7 +174,7 @@ export class Shard {
 
   /** The requester's own subscription that the reply subject reaches, if any. */
   private replySubscription(publisher: Client, msg: MessageView): Subscription | null {
-    const plain = this.sublist.matchBytes(msg.bytes, msg.replyOffset, msg.replyLength).plain;
+    const plain = this.sublistOf(msg.account).matchBytes(msg.bytes, msg.replyOffset, msg.replyLength).plain;
     for (let i = 0; i < plain.length; i++) if (plain[i].client === publisher) return plain[i];
     return null;
   }
@@ -191,7 +211,7 @@ export class Shard {
       return;
     }
     const hops = record.flags & HOPS_MASK;
-    const local = this.sublist.matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
+    const local = this.sublistOf(record.account).matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
     let delivered = this.deliverPlain(local, null, record);
     let reassigned = false;
     for (let i = 0; i < record.groupCount; i++) {
@@ -199,7 +219,7 @@ export class Shard {
       const done = this.deliverToQueue(local, group.queue, null, record);
       delivered += done;
       if (done > 0 || hops >= this.mesh.workers) continue;
-      const all = this.mesh.groups.matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
+      const all = this.mesh.groupsOf(record.account).matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
       const entries = findQueue(all, group.queue);
       const worker = entries === null ? -1 : this.mesh.pickWorker(entries, this.mesh.self);
       if (worker >= 0) {

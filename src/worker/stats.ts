@@ -209,7 +209,7 @@ export class WorkerStats {
       stats: { ...shard.stats },
       eventLoopDelay: this.eventLoop.snapshot(),
       ...workerMemory(),
-      subscriptionCount: shard.sublist.count,
+      subscriptionCount: shard.subscriptionCount,
       sublist: shard.sublist.stats(),
       connections,
       closed: query.closed ? this.closedRing.slice() : [],
