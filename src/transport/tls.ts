@@ -57,8 +57,10 @@ export function upgradeToTls(
     onFailure(failure);
   };
   const timer = setTimeout(() => fail({ reason: 'timeout' }), config.timeout);
-  secure.once('error', (error: Error) => fail({ reason: 'error', message: error.message }));
-  secure.once('close', () => fail({ reason: 'error', message: 'connection closed during the handshake' }));
+  const onError = (error: Error): void => fail({ reason: 'error', message: error.message });
+  const onClose = (): void => fail({ reason: 'error', message: 'connection closed during the handshake' });
+  secure.once('error', onError);
+  secure.once('close', onClose);
   secure.once('secure', () => {
     if (settled) return;
     // A TLSSocket made by hand (not by tls.Server) leaves the verdict on the client certificate to
@@ -73,8 +75,8 @@ export function upgradeToTls(
     }
     settled = true;
     clearTimeout(timer);
-    secure.removeAllListeners('error');
-    secure.removeAllListeners('close');
+    secure.off('error', onError);
+    secure.off('close', onClose);
     onSecure(secure);
   });
 }
