@@ -5,7 +5,8 @@
  */
 import type { ConfEntry, ConfMap, ConfValue } from '../config/conf-parser.js';
 import { parseDuration } from '../config/units.js';
-import { isValidSubject } from '../sublist/subject.js';
+import { isValidSubject, subjectIsLiteral } from '../sublist/subject.js';
+import { subjectIsSubsetMatch } from './subjects.js';
 import type { ServerOptions } from '../server/options.js';
 import { decodePublicUserKey } from './nkey.js';
 import {
@@ -13,6 +14,8 @@ import {
   emptyAuthorization,
   type AccountConfig,
   type AuthorizationOptions,
+  type ExportConfig,
+  type StreamImportConfig,
   type Permissions,
   type ResponsePermission,
   type SubjectPermission,
@@ -88,8 +91,9 @@ export function readAuthorization(entry: ConfEntry, problem: ProblemSink): Autho
 }
 
 /**
- * The `accounts` block: a map of account names to { users }. Each account is a subject space of
- * its own; exports and imports between accounts are not supported yet and are refused.
+ * The `accounts` block: a map of account names to { users, exports, imports }. Each account is a
+ * subject space of its own; stream exports and imports connect them (service imports are not
+ * supported yet and are refused).
  */
 export function readAccounts(entry: ConfEntry, problem: ProblemSink): AccountConfig[] {
   if (!isMap(entry.value)) {
@@ -99,7 +103,7 @@ export function readAccounts(entry: ConfEntry, problem: ProblemSink): AccountCon
   const accounts: AccountConfig[] = [];
   const seenUsers = new Set<string>();
   for (const [name, item] of entry.value) {
-    const account: AccountConfig = { name, users: [] };
+    const account: AccountConfig = { name, users: [], exports: [], imports: [] };
     accounts.push(account);
     if (name === '$G') {
       problem(item, '"$G" is a Reserved Account');
@@ -112,6 +116,8 @@ export function readAccounts(entry: ConfEntry, problem: ProblemSink): AccountCon
     for (const [rawKey, field] of item.value) {
       const key = rawKey.toLowerCase();
       if (key === 'users') account.users = readUsers(field, problem);
+      else if (key === 'exports') account.exports = readExports(field, problem);
+      else if (key === 'imports') account.imports = readImports(field, problem);
       else if (field.usedAsVariable) continue;
       else if (ACCOUNT_KEYS_NOT_YET_SUPPORTED.has(key)) problem(field, `"${rawKey}" is not supported by natrium yet`);
       else problem(field, `unknown field "${rawKey}"`);
@@ -122,13 +128,109 @@ export function readAccounts(entry: ConfEntry, problem: ProblemSink): AccountCon
       seenUsers.add(id);
     }
   }
+  checkImports(entry, accounts, problem);
   return accounts;
+}
+
+/** Each stream import names a defined account that exports what it imports to it (nats-server's texts). */
+function checkImports(entry: ConfEntry, accounts: readonly AccountConfig[], problem: ProblemSink): void {
+  const byName = new Map(accounts.map((account) => [account.name, account]));
+  for (const importer of accounts) {
+    for (const imported of importer.imports) {
+      const source = byName.get(imported.account);
+      if (source === undefined) {
+        problem(entry, `"${imported.account}" account not defined for stream import`);
+        continue;
+      }
+      const authorized = source.exports.some(
+        (exported) =>
+          exported.kind === 'stream' &&
+          subjectIsSubsetMatch(imported.subject, exported.subject) &&
+          (exported.accounts === null || exported.accounts.includes(importer.name)),
+      );
+      if (!authorized) problem(entry, `Error adding stream import "${imported.subject}": stream import not authorized`);
+    }
+  }
+}
+
+function readExports(entry: ConfEntry, problem: ProblemSink): ExportConfig[] {
+  if (!Array.isArray(entry.value)) {
+    problem(entry, `Exports should be an array, got ${typeof entry.value}`);
+    return [];
+  }
+  const exports: ExportConfig[] = [];
+  for (const value of entry.value) {
+    if (!isMap(value)) {
+      problem(entry, `Export Items should be a map with type entry, got ${typeof value}`);
+      continue;
+    }
+    const exported: ExportConfig = { kind: 'stream', subject: '', accounts: null };
+    for (const [rawKey, item] of value) {
+      const key = rawKey.toLowerCase();
+      if (key === 'stream' || key === 'service') {
+        exported.kind = key;
+        exported.subject = text(item, rawKey, problem);
+        if (!isValidSubject(exported.subject)) problem(item, `Export subject ${JSON.stringify(exported.subject)} is not valid`);
+      } else if (key === 'accounts') {
+        exported.accounts = Array.isArray(item.value) ? item.value.map(String) : [String(item.value)];
+      } else if (!item.usedAsVariable) {
+        problem(item, `"${rawKey}" is not supported by natrium yet`);
+      }
+    }
+    if (exported.subject === '') problem(entry, 'Export requires a stream or service subject');
+    exports.push(exported);
+  }
+  return exports;
+}
+
+function readImports(entry: ConfEntry, problem: ProblemSink): StreamImportConfig[] {
+  if (!Array.isArray(entry.value)) {
+    problem(entry, `Imports should be an array, got ${typeof entry.value}`);
+    return [];
+  }
+  const imports: StreamImportConfig[] = [];
+  for (const value of entry.value) {
+    if (!isMap(value)) {
+      problem(entry, `Import Items should be a map with type entry, got ${typeof value}`);
+      continue;
+    }
+    const imported: StreamImportConfig = { account: '', subject: '', prefix: '', to: '' };
+    let isStream = false;
+    for (const [rawKey, item] of value) {
+      const key = rawKey.toLowerCase();
+      if (key === 'stream' && isMap(item.value)) {
+        isStream = true;
+        for (const [sourceKey, source] of item.value) {
+          if (sourceKey.toLowerCase() === 'account') imported.account = text(source, sourceKey, problem);
+          else if (sourceKey.toLowerCase() === 'subject') imported.subject = text(source, sourceKey, problem);
+          else if (!source.usedAsVariable) problem(source, `Unknown field ${JSON.stringify(sourceKey)} parsing import service or stream`);
+        }
+      } else if (key === 'service') {
+        problem(item, 'service imports are not supported by natrium yet');
+      } else if (key === 'prefix') {
+        imported.prefix = text(item, rawKey, problem);
+      } else if (key === 'to') {
+        imported.to = text(item, rawKey, problem);
+      } else if (!item.usedAsVariable) {
+        problem(item, `Unknown field ${JSON.stringify(rawKey)} parsing import service or stream`);
+      }
+    }
+    if (!isStream) continue;
+    if (imported.account === '' || imported.subject === '') {
+      problem(entry, 'Expect an account name and a subject');
+      continue;
+    }
+    if (!isValidSubject(imported.subject)) problem(entry, `Import subject ${JSON.stringify(imported.subject)} is not valid`);
+    if (imported.to !== '' && (imported.prefix !== '' || !subjectIsLiteral(imported.subject) || !subjectIsLiteral(imported.to))) {
+      problem(entry, 'natrium supports "to" on a stream import only with a literal subject and no prefix');
+    }
+    imports.push(imported);
+  }
+  return imports;
 }
 
 /** Keys of an account nats-server 2.9 knows and Natrium does not support yet. */
 const ACCOUNT_KEYS_NOT_YET_SUPPORTED = new Set([
-  'exports',
-  'imports',
   'nkey',
   'jetstream',
   'limits',

@@ -41,10 +41,30 @@ export interface AuthorizationOptions {
   users: UserConfig[];
 }
 
-/** One account of the `accounts` block: its own subject space and its users. */
+/** `exports` entry: a stream or service other accounts may import, optionally only some accounts. */
+export interface ExportConfig {
+  kind: 'stream' | 'service';
+  subject: string;
+  /** Account names allowed to import; null = every account. */
+  accounts: string[] | null;
+}
+
+/** `imports` entry for a stream: messages of `account` on `subject` arrive here renamed. */
+export interface StreamImportConfig {
+  account: string;
+  subject: string;
+  /** Delivered as `<prefix>.<subject>`; '' = no prefix. */
+  prefix: string;
+  /** Delivered as this literal subject instead; '' = unchanged. */
+  to: string;
+}
+
+/** One account of the `accounts` block: its own subject space, its users, exports and imports. */
 export interface AccountConfig {
   name: string;
   users: UserConfig[];
+  exports: ExportConfig[];
+  imports: StreamImportConfig[];
 }
 
 export const DEFAULT_RESPONSE_PERMISSION: ResponsePermission = { maxMsgs: 1, expires: 2 * 60_000 };

@@ -13,6 +13,7 @@ import { InboundMessage, type MessageView } from './message.js';
 import { FlowControl } from './flow-control.js';
 import { authenticatorFor } from '../auth/authenticator.js';
 import { clientInfo } from '../auth/info.js';
+import { StreamImports } from '../auth/imports.js';
 
 /** Counters of one shard, read by the main thread for monitoring. */
 export interface ShardStats {
@@ -35,6 +36,8 @@ export class Shard {
   /** The subject index of account $G; each other account has its own (sublistOf). */
   readonly sublist = new Sublist<Subscription>();
   private readonly sublists: Sublist<Subscription>[] = [this.sublist];
+  /** Stream imports between accounts; null when there are none. */
+  private readonly streamImports: StreamImports | null;
   readonly clients = new Set<Client>();
   readonly stats: ShardStats = {
     connections: 0,
@@ -65,6 +68,7 @@ export class Shard {
     readonly log: Logger,
     readonly mesh: ShardMesh,
   ) {
+    this.streamImports = StreamImports.from(options.accounts);
     this.flow = new FlowControl(options.maxPending / 2, () => mesh.resumeReceiving());
   }
 
@@ -141,23 +145,37 @@ export class Shard {
     this.stats.bytesIn += msg.payloadLength;
     const local = this.sublistOf(msg.account).matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength);
     const skipOwn = publisher.echo ? null : publisher;
-    let delivered = this.deliverPlain(local, skipOwn, msg);
-    const accountGroups = this.mesh.groupsOf(msg.account);
-    if (accountGroups.count > 0) {
-      const groups = accountGroups.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength).queues;
-      for (let g = 0; g < groups.length; g++) {
-        const entries = groups[g];
-        const worker = this.mesh.pickWorker(entries, -1);
-        if (worker === this.mesh.self) {
-          delivered += this.deliverToQueue(local, entries[0].queue, skipOwn, msg);
-        } else if (worker >= 0) {
-          this.mesh.assign(worker, entries[0].id);
-        }
-      }
-    }
+    const delivered = this.deliverPlain(local, skipOwn, msg) + this.routeQueueGroups(local, skipOwn, msg);
     // A request nobody here took: the requester may be owed a no-responders status.
     const own = delivered === 0 && msg.replyLength > 0 && publisher.noResponders ? this.replySubscription(publisher, msg) : null;
     const checkTag = own === null ? 0 : this.nextCheckTag();
+    const forwarded = this.forwardToPeers(msg, checkTag);
+    if (this.streamImports !== null) this.streamImports.route(msg, this.deliverImported);
+    if (own === null) return;
+    const reply = Buffer.from(msg.bytes.subarray(msg.replyOffset, msg.replyOffset + msg.replyLength));
+    if (forwarded === 0) this.sendNoResponders(own, reply);
+    else this.trackCheck(checkTag, own, reply, forwarded);
+  }
+
+  /** One member of each queue group the message reaches: here, or on the worker picked for it. */
+  private routeQueueGroups(local: SublistResult<Subscription>, skipOwn: Client | null, msg: MessageView): number {
+    const accountGroups = this.mesh.groupsOf(msg.account);
+    if (accountGroups.count === 0) return 0;
+    let delivered = 0;
+    const groups = accountGroups.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength).queues;
+    for (let g = 0; g < groups.length; g++) {
+      const entries = groups[g];
+      const worker = this.mesh.pickWorker(entries, -1);
+      if (worker === this.mesh.self) {
+        delivered += this.deliverToQueue(local, entries[0].queue, skipOwn, msg);
+      } else if (worker >= 0) {
+        this.mesh.assign(worker, entries[0].id);
+      }
+    }
+    return delivered;
+  }
+
+  private forwardToPeers(msg: MessageView, checkTag: number): number {
     const forwarded = this.mesh.forward(msg, 0, true, checkTag);
     if (forwarded > 0) {
       this.scheduleFlush();
@@ -166,11 +184,19 @@ export class Shard {
         this.flow.ringFull();
       }
     }
-    if (own === null) return;
-    const reply = Buffer.from(msg.bytes.subarray(msg.replyOffset, msg.replyOffset + msg.replyLength));
-    if (forwarded === 0) this.sendNoResponders(own, reply);
-    else this.trackCheck(checkTag, own, reply, forwarded);
+    return forwarded;
   }
+
+  /**
+   * A message a stream import brings into another account: that account's subscribers and queue
+   * groups, here and on the peers. Only the publishing worker routes imports (one hop, no chains).
+   */
+  private readonly deliverImported = (msg: MessageView): void => {
+    const local = this.sublistOf(msg.account).matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength);
+    this.deliverPlain(local, null, msg);
+    this.routeQueueGroups(local, null, msg);
+    this.forwardToPeers(msg, 0);
+  };
 
   /** The requester's own subscription that the reply subject reaches, if any. */
   private replySubscription(publisher: Client, msg: MessageView): Subscription | null {

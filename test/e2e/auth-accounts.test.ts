@@ -75,8 +75,8 @@ test('accounts: mistakes in the block are refused with their place', async () =>
       return error.problems;
     }
   };
-  assert.deepEqual(problems('accounts { A { users = [ {user: a, password: p} ], exports = [ {stream: "x"} ] } }'), [
-    'a.conf:1:52: "exports" is not supported by natrium yet',
+  assert.deepEqual(problems('accounts { A { users = [ {user: a, password: p} ], jetstream: enabled } }'), [
+    'a.conf:1:52: "jetstream" is not supported by natrium yet',
   ]);
   assert.deepEqual(problems('accounts { A { users = [ {user: a, password: p} ] }, B { users = [ {user: a, password: q} ] } }'), [
     'a.conf:1:54: Duplicate user "a" detected',
@@ -94,4 +94,76 @@ test('accounts: $G is reserved; a user in both authorization and an account is r
   });
   const both = 'accounts { A { users = [ {user: a, password: p} ] } }\nauthorization { users = [ {user: a, password: p} ] }';
   await assert.rejects(startNatriumWithConf(both), /Duplicate user "a" detected/);
+});
+
+const IMPORTS_CONF = `
+accounts {
+  A { users = [{user: a, password: p}], exports = [ {stream: "news.>"}, {stream: "priv.>", accounts: [C]} ] }
+  B { users = [{user: b, password: p}, {user: b2, password: p}], imports = [ {stream: {account: A, subject: "news.>"}, prefix: "a"}, {stream: {account: A, subject: "news.sport"}, to: "sport"} ] }
+  C { users = [{user: c, password: p}], imports = [ {stream: {account: A, subject: "news.x"}}, {stream: {account: A, subject: "priv.>"}} ] }
+}
+`;
+
+async function streamImports(broker: ConfiguredBroker): Promise<Record<string, string>> {
+  const names = ['b', 'b2', 'c', 'a'];
+  const clients = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await login(broker.port, name)] as const)));
+  await exchange(clients.b, 'SUB > 1\r\n');
+  await exchange(clients.b2, 'SUB a.news.* q 1\r\nSUB a.news.* q 2\r\n');
+  await exchange(clients.c, 'SUB > 1\r\n');
+  const seen: Record<string, string> = {};
+  seen.a = await exchange(clients.a, 'SUB > 1\r\nPUB news.x r.1 1\r\nX\r\nPUB news.sport 1\r\nS\r\nPUB priv.1 1\r\nP\r\nPUB other 1\r\nO\r\n');
+  // B publishing on the imported names stays in B: nothing flows back to A.
+  seen.bPublish = await exchange(clients.b, 'PUB news.x 1\r\nB\r\n');
+  seen.a += await exchange(clients.a, '');
+  seen.b = await exchange(clients.b, '');
+  // Queue members of the importing account share the imported messages: exactly one gets each.
+  const queue = await exchange(clients.b2, '');
+  seen.queueDeliveries = String((queue.match(/MSG a\.news\.\S+ [12] /g) ?? []).length);
+  seen.c = await exchange(clients.c, '');
+  await Promise.all(Object.values(clients).map((client) => client.close()));
+  return seen;
+}
+
+test('stream exports and imports: prefix, to, export restricted to an account, queue groups in the importer, as nats-server', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const reference = await startReferenceWithConf(IMPORTS_CONF);
+  let expected: Record<string, string>;
+  try {
+    expected = await streamImports(reference);
+  } finally {
+    await reference.close();
+  }
+  const natrium = await startNatriumWithConf(IMPORTS_CONF);
+  try {
+    const actual = await streamImports(natrium);
+    assert.deepEqual(actual, expected);
+    assert.equal(actual.c, 'MSG news.x 1 r.1 1\r\nX\r\nMSG priv.1 1 1\r\nP\r\nPONG\r\n');
+    assert.equal(actual.queueDeliveries, '2');
+  } finally {
+    await natrium.close();
+  }
+});
+
+test('stream imports that nats-server refuses are refused', async () => {
+  const { ConfigFileError, optionsFromConf } = await import('../../src/config/config-file.js');
+  const { parseConf } = await import('../../src/config/conf-parser.js');
+  const problems = (text: string): string[] => {
+    try {
+      optionsFromConf(parseConf(text, 'a.conf', {}));
+      return [];
+    } catch (error) {
+      assert.ok(error instanceof ConfigFileError);
+      return error.problems;
+    }
+  };
+  const base = 'A { users = [{user: a, password: p}], exports = [ {stream: "news.>"}, {stream: "priv.>", accounts: [C]} ] }';
+  assert.deepEqual(problems(`accounts { ${base}, D { imports = [ {stream: {account: A, subject: "secret.>"}} ] } }`), [
+    'a.conf:1:1: Error adding stream import "secret.>": stream import not authorized',
+  ]);
+  assert.deepEqual(problems(`accounts { ${base}, D { imports = [ {stream: {account: A, subject: "priv.x"}} ] } }`), [
+    'a.conf:1:1: Error adding stream import "priv.x": stream import not authorized',
+  ]);
+  assert.deepEqual(problems(`accounts { ${base}, D { imports = [ {stream: {account: Z, subject: "news.>"}} ] } }`), [
+    'a.conf:1:1: "Z" account not defined for stream import',
+  ]);
+  assert.match(problems(`accounts { ${base}, D { imports = [ {service: {account: A, subject: "help"}} ] } }`)[0], /service imports are not supported by natrium yet/);
 });
