@@ -206,7 +206,7 @@ function connectionJson(c: ConnectionSnapshot, now: number, subs: 'none' | 'list
   const info: Record<string, unknown> = {
     cid: c.cid,
     kind: 'Client',
-    type: 'nats',
+    type: c.transport.type,
     ip: c.ip,
     port: c.port,
     start: formatTime(c.start),
@@ -228,6 +228,10 @@ function connectionJson(c: ConnectionSnapshot, now: number, subs: 'none' | 'list
   if (c.name !== '') info.name = c.name;
   if (c.lang !== '') info.lang = c.lang;
   if (c.version !== '') info.version = c.version;
+  if (c.transport.tlsVersion !== '') {
+    info.tls_version = c.transport.tlsVersion;
+    info.tls_cipher_suite = c.transport.tlsCipherSuite;
+  }
   const list = c.subs ?? [];
   if (subs === 'list' && list.length > 0) info.subscriptions_list = list.map((s) => s.subject);
   if (subs === 'detail' && list.length > 0) info.subscriptions_list_detail = list.map(subscriptionDetail);

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { WebSocketConfig } from './config.js';
 
@@ -67,6 +68,11 @@ export class WebSocketDuplex extends Duplex {
     this.raw.setTimeout(ms);
     if (onTimeout !== undefined) this.raw.once('timeout', onTimeout);
     return this;
+  }
+
+  /** The TLS socket under a wss:// connection, else null. */
+  tlsSocket(): TLSSocket | null {
+    return this.raw instanceof TLSSocket ? this.raw : null;
   }
 
   /** The Client is written against net.Socket; this stream provides every member it uses. */

@@ -7,6 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { SublistStats } from '../sublist/sublist.js';
 import type { Client, CloseReason } from './client.js';
 import type { Shard, ShardStats } from './shard.js';
+import { describeTransport, type TransportDescription } from '../transport/describe.js';
 
 /** nats-server DEFAULT_MAX_CLOSED_CLIENTS; each worker keeps as many, the main thread keeps the newest. */
 export const MAX_CLOSED_CONNECTIONS = 10_000;
@@ -22,6 +23,8 @@ export interface SubscriptionSnapshot {
 export interface ConnectionSnapshot {
   cid: number;
   worker: number;
+  /** nats or websocket, and the TLS version and cipher suite when encrypted. */
+  transport: TransportDescription;
   ip: string;
   port: number;
   /** Epoch milliseconds. */
@@ -162,6 +165,7 @@ export class WorkerStats {
     return {
       cid: client.id,
       worker: this.worker,
+      transport: describeTransport(socket),
       ip: socket.remoteAddress ?? '',
       port: socket.remotePort ?? 0,
       start: client.startedAt,

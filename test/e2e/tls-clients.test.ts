@@ -114,6 +114,12 @@ test('without verify: no tls_verify, clients need no certificate; TLS clients on
     await Promise.all(clients.map((nc) => nc.flush()));
     clients[0].publish('tls.all', text.encode('secret'));
     assert.deepEqual(await within(Promise.all(got.map((g) => g.promise)), GUARD_MS, 'every TLS client gets it'), clients.map(() => 'secret'));
+    const connz = (await (await fetch(`${server.monitorUrl}/connz`)).json()) as { connections: Record<string, unknown>[] };
+    assert.equal(connz.connections.length, clients.length);
+    for (const c of connz.connections) {
+      assert.equal(c.tls_version, '1.3', '/connz shows TLS as nats-server does');
+      assert.match(String(c.tls_cipher_suite), /^TLS_[A-Z0-9_]+$/);
+    }
     const reply = await clients[clients.length - 1].request('tls.echo.none', undefined, { timeout: 1000 }).catch((error: Error) => error.message);
     assert.match(String(reply), /503|no responders/i);
   } finally {

@@ -176,6 +176,8 @@ test('compression: permessage-deflate negotiated only when configured; messages 
       const payload = 'z'.repeat(20_000);
       raw.ws.send(Buffer.from(`CONNECT {"verbose":false}\r\nSUB zip 1\r\nPUB zip ${payload.length}\r\n${payload}\r\nPING\r\n`));
       assert.equal(await raw.until('PONG\r\n'), `MSG zip 1 ${payload.length}\r\n${payload}\r\nPONG\r\n`);
+      const connz = (await (await fetch(`${server.monitorUrl}/connz`)).json()) as { connections: Record<string, unknown>[] };
+      assert.deepEqual(connz.connections.map((c) => [c.type, c.tls_version]), [['websocket', undefined]], 'the connection type nats-server shows');
       raw.ws.close();
     } finally {
       await server.close();
