@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { connect } from 'nats';
-import { brokerLabel, hostLine, mib, monitor, parseOptions, sleep, startBroker, type BrokerSpec } from './common.js';
+import { brokerLabel, hostLine, mib, monitor, parseOptions, sleep, startBroker, type BrokerSpec, type Json } from './common.js';
 import { ensureOpenFiles, openFleet } from './fleet.js';
 import { parseBrokers } from './slow-consumer.js';
 
@@ -33,6 +33,9 @@ export interface ConnectionsRow {
   /** Connections that got their one message. */
   delivered: number;
   closedByBroker: number;
+  /** Natrium: V8 heap in use and ArrayBuffer bytes over its workers (0 for nats-server). */
+  workersHeap: number;
+  workersArrayBuffers: number;
 }
 
 export async function measureConnections(spec: BrokerSpec, count: number, holdSeconds: number, print: (line: string) => void): Promise<ConnectionsRow> {
@@ -59,6 +62,8 @@ export async function measureConnections(spec: BrokerSpec, count: number, holdSe
     await sleep(SETTLE_MS);
     const heldRss = broker.rssBytes();
     const varz = await monitor(broker, '/varz');
+    // Natrium's own breakdown: V8 heaps and ArrayBuffers (socket and outbound buffers) per worker.
+    const workers = spec.kind === 'natrium' ? ((await monitor(broker, '/workerz')).workers as Json[]) : [];
     const row: ConnectionsRow = {
       broker: broker.label,
       connections: varz.connections,
@@ -71,10 +76,13 @@ export async function measureConnections(spec: BrokerSpec, count: number, holdSe
       serverPings: fleet.connections.reduce((n, c) => n + c.serverPings, 0),
       delivered: fleet.connections.filter((c) => c.messages === 1).length,
       closedByBroker: fleet.connections.filter((c) => c.closed).length,
+      workersHeap: workers.reduce((n, w) => n + w.heap_used, 0),
+      workersArrayBuffers: workers.reduce((n, w) => n + w.array_buffers, 0),
     };
     print(
       `  ${row.connections} held (/varz), rss idle ${mib(idleRss)}, holding ${mib(heldRss)} (peak ${mib(row.peakRss)}), ` +
-        `${row.serverPings} server PINGs answered, all PINGed in ${pingAllMs} ms, ${row.delivered} got their message, ${row.closedByBroker} closed by the broker`,
+        `${row.serverPings} server PINGs answered, all PINGed in ${pingAllMs} ms, ${row.delivered} got their message, ${row.closedByBroker} closed by the broker` +
+        (workers.length > 0 ? `; workers' heap ${mib(row.workersHeap)}, array buffers ${mib(row.workersArrayBuffers)}` : ''),
     );
     for (const c of fleet.connections) c.destroy();
     return row;
