@@ -317,6 +317,8 @@ test('a worker killed mid-traffic: others keep serving, no interest or ring memo
 
     // No interest left: the counts are the survivors', and nothing goes to the respawned worker.
     assert.deepEqual(await until(() => perWorker(server, 'subscriptions'), same(expectedSubs), 'the survivors\' subscriptions only'), expectedSubs);
+    const subsz = (await (await fetch(`${server.monitorUrl}/subsz`)).json()) as Json;
+    assert.equal(subsz.num_subscriptions, total(expectedSubs), '/subsz counts the survivors\' subscriptions');
     assert.equal((await perWorker(server, 'connections'))[victim], 0);
     const rings = await until(
       () => workerz(server),
