@@ -3,9 +3,12 @@ import { NO_RESPONDERS_HEADER, writeDecimal } from '../protocol/encoder.js';
 import type { MessageView } from './message.js';
 import { copyBytes } from './copy-bytes.js';
 
-const INITIAL_SIZE = 16 * 1024;
+/** Small, so 10 000 idle connections hold little; a busy client grows it once and keeps the size. */
+const INITIAL_SIZE = 2 * 1024;
 /** A client that once needed more starts its next buffers no larger than this. */
 const MAX_KEPT_SIZE = 1024 * 1024;
+/** An idle client keeps a buffer up to this size between flushes; a larger one is let go. */
+const MAX_IDLE_SIZE = 64 * 1024;
 const MSG_PREFIX = 0x4d53_4720; // "MSG "
 
 /**
@@ -101,11 +104,18 @@ export class Outbound {
   flushTo(socket: Socket): void {
     const buf = this.buf;
     if (buf === null || this.length === 0) return;
+    if (socket.writableLength !== 0) {
+      // Backed up: queue an exact copy and keep the buffer. Handing over the whole buffer would
+      // let a slow socket pin megabytes for the few bytes each flush holds.
+      socket.write(Buffer.from(buf.subarray(0, this.length)));
+      this.length = 0;
+      return;
+    }
     socket.write(buf.subarray(0, this.length));
     this.nextSize = Math.max(INITIAL_SIZE, Math.min(buf.length, MAX_KEPT_SIZE));
     this.length = 0;
     // A synchronous, complete write leaves nothing queued: the buffer is ours again.
-    if (socket.writableLength !== 0) this.buf = null;
+    if (socket.writableLength !== 0 || buf.length > MAX_IDLE_SIZE) this.buf = null;
   }
 
   discard(): void {
