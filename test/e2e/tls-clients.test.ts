@@ -236,3 +236,22 @@ test('verify_and_map: the certificate names the user (email SAN or RFC 2253 subj
     }
   }
 });
+
+test('over max_connections the -ERR comes in plaintext after INFO, before any handshake, as by nats-server', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const ours = await startTestServer({ tls: tlsConfig(), maxConnections: 1 });
+  const reference = await startNatsServer({ tls: tlsConfig(), maxConnections: 1 });
+  const holders: NatsConnection[] = [];
+  try {
+    const replies: string[] = [];
+    for (const broker of [ours, reference]) {
+      holders.push(await tlsClient(`nats://127.0.0.1:${broker.port}`, 'none'));
+      const raw = await RawClient.connect(broker.port);
+      await raw.expectClosed();
+      replies.push(raw.received.subarray(raw.infoLine.length + 2).toString('latin1'));
+    }
+    assert.deepEqual(replies, ["-ERR 'maximum connections exceeded'\r\n", "-ERR 'maximum connections exceeded'\r\n"]);
+  } finally {
+    await Promise.all(holders.map((nc) => nc.close()));
+    await Promise.all([ours.close(), reference.close()]);
+  }
+});
