@@ -1,5 +1,6 @@
 /**
- * The 1-minute soak as part of `npm test`. It lives outside test/e2e so that scripts/run-tests.mjs
+ * The 2-minute soak as part of `npm test` (the issue asks for at least one minute; the second one
+ * lets V8's heaps settle before RSS growth is judged). It lives outside test/e2e so that scripts/run-tests.mjs
  * runs it once (with the unit tests), not once per worker/parser combination: it starts its own
  * broker process with Natrium's defaults (one worker per core, the native parser when it loads).
  */
@@ -7,11 +8,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_SOAK, rssGrowth, runSoak } from '../../bench/reliability/soak.js';
 
-test('soak, 1 minute, run once with the default workers and parser: no loss, stalled subscribers cut, RSS bounded, event-loop delay per worker', async () => {
+test('soak, 2 minutes, run once with the default workers and parser: no loss, stalled subscribers cut, RSS bounded, event-loop delay per worker', async () => {
   const lines: string[] = [];
-  const report = await runSoak({ ...DEFAULT_SOAK, minutes: 1, rate: 5_000, stallEvery: 20, reportSeconds: 30 }, (line) => lines.push(line));
+  const report = await runSoak({ ...DEFAULT_SOAK, minutes: 2, rate: 5_000, stallEvery: 20, reportSeconds: 30 }, (line) => lines.push(line));
   assert.deepEqual(report.failures, [], lines.join('\n'));
-  assert.equal(report.periods.length, 2);
+  assert.equal(report.periods.length, 4);
   const last = report.periods[report.periods.length - 1];
   assert.equal(last.lost + last.duplicates + last.outOfOrder + last.requestFailures + last.churnFailures, 0);
   assert.ok(last.requests > 0 && last.churned > 0, 'request/reply and churn ran');
