@@ -103,7 +103,7 @@ export function readAccounts(entry: ConfEntry, problem: ProblemSink): AccountCon
   const accounts: AccountConfig[] = [];
   const seenUsers = new Set<string>();
   for (const [name, item] of entry.value) {
-    const account: AccountConfig = { name, users: [], exports: [], imports: [] };
+    const account: AccountConfig = { name, users: [], exports: [], imports: [], serviceImports: [] };
     accounts.push(account);
     if (name === '$G') {
       problem(item, '"$G" is a Reserved Account');
@@ -117,7 +117,7 @@ export function readAccounts(entry: ConfEntry, problem: ProblemSink): AccountCon
       const key = rawKey.toLowerCase();
       if (key === 'users') account.users = readUsers(field, problem);
       else if (key === 'exports') account.exports = readExports(field, problem);
-      else if (key === 'imports') account.imports = readImports(field, problem);
+      else if (key === 'imports') readImports(field, account, problem);
       else if (field.usedAsVariable) continue;
       else if (ACCOUNT_KEYS_NOT_YET_SUPPORTED.has(key)) problem(field, `"${rawKey}" is not supported by natrium yet`);
       else problem(field, `unknown field "${rawKey}"`);
@@ -132,24 +132,26 @@ export function readAccounts(entry: ConfEntry, problem: ProblemSink): AccountCon
   return accounts;
 }
 
-/** Each stream import names a defined account that exports what it imports to it (nats-server's texts). */
+/** Each import names a defined account that exports what it imports to it (nats-server's texts). */
 function checkImports(entry: ConfEntry, accounts: readonly AccountConfig[], problem: ProblemSink): void {
   const byName = new Map(accounts.map((account) => [account.name, account]));
-  for (const importer of accounts) {
-    for (const imported of importer.imports) {
-      const source = byName.get(imported.account);
-      if (source === undefined) {
-        problem(entry, `"${imported.account}" account not defined for stream import`);
-        continue;
-      }
-      const authorized = source.exports.some(
-        (exported) =>
-          exported.kind === 'stream' &&
-          subjectIsSubsetMatch(imported.subject, exported.subject) &&
-          (exported.accounts === null || exported.accounts.includes(importer.name)),
-      );
-      if (!authorized) problem(entry, `Error adding stream import "${imported.subject}": stream import not authorized`);
+  const check = (importer: AccountConfig, kind: 'stream' | 'service', imported: { account: string; subject: string }): void => {
+    const source = byName.get(imported.account);
+    if (source === undefined) {
+      problem(entry, `"${imported.account}" account not defined for ${kind} import`);
+      return;
     }
+    const authorized = source.exports.some(
+      (exported) =>
+        exported.kind === kind &&
+        subjectIsSubsetMatch(imported.subject, exported.subject) &&
+        (exported.accounts === null || exported.accounts.includes(importer.name)),
+    );
+    if (!authorized) problem(entry, `Error adding ${kind} import "${imported.subject}": ${kind} import not authorized`);
+  };
+  for (const importer of accounts) {
+    for (const imported of importer.imports) check(importer, 'stream', imported);
+    for (const imported of importer.serviceImports) check(importer, 'service', imported);
   }
 }
 
@@ -183,30 +185,27 @@ function readExports(entry: ConfEntry, problem: ProblemSink): ExportConfig[] {
   return exports;
 }
 
-function readImports(entry: ConfEntry, problem: ProblemSink): StreamImportConfig[] {
+function readImports(entry: ConfEntry, account: AccountConfig, problem: ProblemSink): void {
   if (!Array.isArray(entry.value)) {
     problem(entry, `Imports should be an array, got ${typeof entry.value}`);
-    return [];
+    return;
   }
-  const imports: StreamImportConfig[] = [];
   for (const value of entry.value) {
     if (!isMap(value)) {
       problem(entry, `Import Items should be a map with type entry, got ${typeof value}`);
       continue;
     }
     const imported: StreamImportConfig = { account: '', subject: '', prefix: '', to: '' };
-    let isStream = false;
+    let kind: 'stream' | 'service' | null = null;
     for (const [rawKey, item] of value) {
       const key = rawKey.toLowerCase();
-      if (key === 'stream' && isMap(item.value)) {
-        isStream = true;
+      if ((key === 'stream' || key === 'service') && isMap(item.value)) {
+        kind = key;
         for (const [sourceKey, source] of item.value) {
           if (sourceKey.toLowerCase() === 'account') imported.account = text(source, sourceKey, problem);
           else if (sourceKey.toLowerCase() === 'subject') imported.subject = text(source, sourceKey, problem);
           else if (!source.usedAsVariable) problem(source, `Unknown field ${JSON.stringify(sourceKey)} parsing import service or stream`);
         }
-      } else if (key === 'service') {
-        problem(item, 'service imports are not supported by natrium yet');
       } else if (key === 'prefix') {
         imported.prefix = text(item, rawKey, problem);
       } else if (key === 'to') {
@@ -215,18 +214,25 @@ function readImports(entry: ConfEntry, problem: ProblemSink): StreamImportConfig
         problem(item, `Unknown field ${JSON.stringify(rawKey)} parsing import service or stream`);
       }
     }
-    if (!isStream) continue;
+    if (kind === null) {
+      problem(entry, 'Import requires a stream or service');
+      continue;
+    }
     if (imported.account === '' || imported.subject === '') {
       problem(entry, 'Expect an account name and a subject');
       continue;
     }
     if (!isValidSubject(imported.subject)) problem(entry, `Import subject ${JSON.stringify(imported.subject)} is not valid`);
     if (imported.to !== '' && (imported.prefix !== '' || !subjectIsLiteral(imported.subject) || !subjectIsLiteral(imported.to))) {
-      problem(entry, 'natrium supports "to" on a stream import only with a literal subject and no prefix');
+      problem(entry, `natrium supports "to" on a ${kind} import only with a literal subject and no prefix`);
     }
-    imports.push(imported);
+    if (kind === 'stream') {
+      account.imports.push(imported);
+    } else {
+      if (imported.prefix !== '') problem(entry, 'a service import takes "to", not "prefix"');
+      account.serviceImports.push({ account: imported.account, subject: imported.subject, to: imported.to });
+    }
   }
-  return imports;
 }
 
 /** Keys of an account nats-server 2.9 knows and Natrium does not support yet. */

@@ -1,14 +1,24 @@
 /**
- * Stream imports between accounts, as a shard routes them: a message published in an exporting
- * account also goes, renamed by the import (prefix or `to`), into each importing account. The
- * routes of each source account are a subject index, so a publish in an account nobody imports
- * from costs one array read.
+ * Exports and imports between accounts, as a shard routes them.
+ *
+ * - Stream imports: a message published in an exporting account also goes, renamed by the import
+ *   (prefix or `to`), into each importing account.
+ * - Service imports: a request published in the importing account on the service subject goes to
+ *   the exporting account, with its reply subject replaced by one under `_R_.`; a response the
+ *   exporter publishes there goes back to the importing account on the original reply subject.
+ *   The `_R_.` subject carries the importing account, the original reply and an expiry, sealed
+ *   with an HMAC whose key every worker shares, so any worker can route a response and a client
+ *   cannot forge one into another account.
+ *
+ * Routes are subject indexes per account, so a publish in an account without imports or exports
+ * costs one array read.
  */
+import { createHmac } from 'node:crypto';
 import { Sublist } from '../sublist/sublist.js';
 import { InboundMessage, type MessageView } from '../worker/message.js';
 import type { AccountConfig } from './options.js';
 
-interface ImportRoute {
+interface StreamRoute {
   /** The imported subject (pattern) in the exporting account. */
   readonly subject: string;
   readonly queue: null;
@@ -20,24 +30,53 @@ interface ImportRoute {
   readonly to: Buffer | null;
 }
 
-const EMPTY = Buffer.alloc(0);
+interface ServiceRoute {
+  /** The service subject as the importing account publishes it. */
+  readonly subject: string;
+  readonly queue: null;
+  /** Exporting account id. */
+  readonly target: number;
+  /** The exported subject when the import renames it (`to`); null to keep the subject. */
+  readonly targetSubject: Buffer | null;
+}
 
-export class StreamImports {
-  /** By exporting account id: the imports from it. */
-  private readonly bySource: (Sublist<ImportRoute> | undefined)[] = [];
-  /** The renamed message; its bytes are a scratch buffer reused for every routed message. */
+const EMPTY = Buffer.alloc(0);
+const REPLY_PREFIX = '_R_.';
+/** nats-server's default response threshold: how long a response may take. */
+const RESPONSE_WINDOW_MS = 2 * 60_000;
+const MAC_BYTES = 9;
+const HEADER_START = Buffer.from('NATS/1.0\r\n', 'latin1');
+
+function startsWithReplyPrefix(bytes: Uint8Array, off: number, len: number): boolean {
+  return len > 4 && bytes[off] === 0x5f && bytes[off + 1] === 0x52 && bytes[off + 2] === 0x5f && bytes[off + 3] === 0x2e;
+}
+
+export class AccountRoutes {
+  /** By exporting account id: the stream imports from it. */
+  private readonly streamsFrom: (Sublist<StreamRoute> | undefined)[] = [];
+  /** By importing account id: its service imports. */
+  private readonly servicesOf: (Sublist<ServiceRoute> | undefined)[] = [];
+  /** By account id: true when it exports a service another account imports (it may answer on _R_.). */
+  private readonly answers: boolean[] = [];
+  /** The routed message; its bytes are a scratch buffer reused for every routed message. */
   private readonly message = new InboundMessage();
   private scratch = Buffer.alloc(1024);
+  /** By account id: the header line a service request from it carries (nats-server's request info). */
+  private readonly requestInfo: Buffer[] = [];
 
-  private constructor(accounts: readonly AccountConfig[]) {
+  private constructor(
+    accounts: readonly AccountConfig[],
+    private readonly secret: Uint8Array,
+  ) {
     const ids = new Map(accounts.map((account, i) => [account.name, i + 1]));
     accounts.forEach((account, i) => {
+      // Natrium does not time a client's round trip, so rtt is 0.
+      this.requestInfo[i + 1] = Buffer.from(`Nats-Request-Info: ${JSON.stringify({ acc: account.name, rtt: 0 })}\r\n`, 'latin1');
       for (const entry of account.imports) {
         const source = ids.get(entry.account);
         // The config reader refuses such imports; options given through the API may still have them.
         if (source === undefined) continue;
-        const routes = (this.bySource[source] ??= new Sublist<ImportRoute>({ cacheMax: 256, cacheSweep: 128 }));
-        routes.insert({
+        (this.streamsFrom[source] ??= new Sublist<StreamRoute>({ cacheMax: 256, cacheSweep: 128 })).insert({
           subject: entry.subject,
           queue: null,
           target: i + 1,
@@ -45,43 +84,144 @@ export class StreamImports {
           to: entry.to === '' ? null : Buffer.from(entry.to, 'latin1'),
         });
       }
+      for (const entry of account.serviceImports) {
+        const exporter = ids.get(entry.account);
+        if (exporter === undefined) continue;
+        this.answers[exporter] = true;
+        (this.servicesOf[i + 1] ??= new Sublist<ServiceRoute>({ cacheMax: 256, cacheSweep: 128 })).insert({
+          subject: entry.to === '' ? entry.subject : entry.to,
+          queue: null,
+          target: exporter,
+          targetSubject: entry.to === '' ? null : Buffer.from(entry.subject, 'latin1'),
+        });
+      }
     });
   }
 
-  static from(accounts: readonly AccountConfig[]): StreamImports | null {
-    return accounts.some((account) => account.imports.length > 0) ? new StreamImports(accounts) : null;
+  static from(accounts: readonly AccountConfig[], secret: Uint8Array): AccountRoutes | null {
+    const any = accounts.some((account) => account.imports.length > 0 || account.serviceImports.length > 0);
+    return any ? new AccountRoutes(accounts, secret) : null;
   }
 
-  /** Hands `deliver` the message once per import that takes it, renamed and in the importing account. */
-  route(msg: MessageView, deliver: (imported: MessageView) => void): void {
-    const routes = this.bySource[msg.account];
-    if (routes === undefined) return;
-    const matched = routes.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength).plain;
-    for (let i = 0; i < matched.length; i++) {
-      const route = matched[i];
-      const subjectLength = route.to !== null ? route.to.length : route.prefix.length + msg.subjectLength;
-      const size = subjectLength + msg.replyLength + msg.payloadLength;
-      if (this.scratch.length < size) this.scratch = Buffer.allocUnsafe(Math.max(size, this.scratch.length * 2));
-      const out = this.scratch;
-      if (route.to !== null) {
-        route.to.copy(out, 0);
-      } else {
-        route.prefix.copy(out, 0);
-        msg.bytes.copy(out, route.prefix.length, msg.subjectOffset, msg.subjectOffset + msg.subjectLength);
+  /**
+   * Hands `deliver` the message once per route that takes it, renamed and in its new account.
+   * Returns how many service routes took it (a request that went to a service has a responder).
+   */
+  route(msg: MessageView, deliver: (routed: MessageView) => void): number {
+    const account = msg.account;
+    const streams = this.streamsFrom[account];
+    if (streams !== undefined) {
+      const matched = streams.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength).plain;
+      for (let i = 0; i < matched.length; i++) {
+        const route = matched[i];
+        if (route.to !== null) this.build(msg, route.target, route.to, 0, route.to.length, EMPTY, msg.bytes, msg.replyOffset, msg.replyLength);
+        else this.build(msg, route.target, route.prefix, 0, route.prefix.length, msg.bytes, msg.bytes, msg.replyOffset, msg.replyLength, msg.subjectOffset, msg.subjectLength);
+        deliver(this.message);
       }
-      msg.bytes.copy(out, subjectLength, msg.replyOffset, msg.replyOffset + msg.replyLength);
-      msg.bytes.copy(out, subjectLength + msg.replyLength, msg.payloadOffset, msg.payloadOffset + msg.payloadLength);
-      const imported = this.message;
-      imported.account = route.target;
-      imported.bytes = out;
-      imported.subjectOffset = 0;
-      imported.subjectLength = subjectLength;
-      imported.replyOffset = subjectLength;
-      imported.replyLength = msg.replyLength;
-      imported.headerLength = msg.headerLength;
-      imported.payloadOffset = subjectLength + msg.replyLength;
-      imported.payloadLength = msg.payloadLength;
-      deliver(imported);
     }
+    let services = 0;
+    const routes = this.servicesOf[account];
+    if (routes !== undefined) {
+      const matched = routes.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength).plain;
+      for (let i = 0; i < matched.length; i++) {
+        const route = matched[i];
+        const reply = msg.replyLength > 0 ? this.sealReply(account, msg.bytes.toString('latin1', msg.replyOffset, msg.replyOffset + msg.replyLength)) : EMPTY;
+        const info = this.requestInfo[account];
+        if (route.targetSubject !== null) this.build(msg, route.target, route.targetSubject, 0, route.targetSubject.length, EMPTY, reply, 0, reply.length, 0, 0, info);
+        else this.build(msg, route.target, msg.bytes, msg.subjectOffset, msg.subjectLength, EMPTY, reply, 0, reply.length, 0, 0, info);
+        deliver(this.message);
+        services++;
+      }
+    }
+    if (this.answers[account] === true && startsWithReplyPrefix(msg.bytes, msg.subjectOffset, msg.subjectLength)) {
+      const opened = this.openReply(msg.bytes.toString('latin1', msg.subjectOffset, msg.subjectOffset + msg.subjectLength));
+      if (opened !== null) {
+        const subject = Buffer.from(opened.reply, 'latin1');
+        this.build(msg, opened.account, subject, 0, subject.length, EMPTY, EMPTY, 0, 0);
+        deliver(this.message);
+      }
+    }
+    return services;
+  }
+
+  /**
+   * Fills the routed message: subject = head[headOff, headOff + headLen) followed by `tail`
+   * (msg's bytes at tailOff/tailLen, for prefixed subjects), then the reply, then msg's payload,
+   * with `headerLine` added to its headers (a header block is made when it has none).
+   */
+  private build(
+    msg: MessageView, account: number,
+    head: Uint8Array, headOff: number, headLen: number, tail: Buffer,
+    reply: Uint8Array, replyOff: number, replyLen: number,
+    tailOff = 0, tailLen = 0, headerLine: Buffer = EMPTY,
+  ): void {
+    const subjectLength = headLen + tailLen;
+    const hadHeaders = msg.headerLength >= 0;
+    const added = headerLine.length === 0 ? 0 : headerLine.length + (hadHeaders ? 0 : HEADER_START.length + 2);
+    const payloadLength = msg.payloadLength + added;
+    const size = subjectLength + replyLen + payloadLength;
+    if (this.scratch.length < size) this.scratch = Buffer.allocUnsafe(Math.max(size, this.scratch.length * 2));
+    const out = this.scratch;
+    out.set(head.subarray(headOff, headOff + headLen), 0);
+    if (tailLen > 0) out.set(tail.subarray(tailOff, tailOff + tailLen), headLen);
+    out.set(reply.subarray(replyOff, replyOff + replyLen), subjectLength);
+    let at = subjectLength + replyLen;
+    const payloadStart = msg.payloadOffset;
+    const payloadEnd = msg.payloadOffset + msg.payloadLength;
+    let headerLength = msg.headerLength;
+    if (added === 0) {
+      out.set(msg.bytes.subarray(payloadStart, payloadEnd), at);
+    } else if (hadHeaders) {
+      // The line goes before the blank line that ends the header block.
+      const blank = payloadStart + msg.headerLength - 2;
+      out.set(msg.bytes.subarray(payloadStart, blank), at);
+      at += blank - payloadStart;
+      out.set(headerLine, at);
+      at += headerLine.length;
+      out.set(msg.bytes.subarray(blank, payloadEnd), at);
+      headerLength += headerLine.length;
+    } else {
+      out.set(HEADER_START, at);
+      at += HEADER_START.length;
+      out.set(headerLine, at);
+      at += headerLine.length;
+      out[at++] = 13;
+      out[at++] = 10;
+      out.set(msg.bytes.subarray(payloadStart, payloadEnd), at);
+      headerLength = added;
+    }
+    const routed = this.message;
+    routed.account = account;
+    routed.bytes = out;
+    routed.subjectOffset = 0;
+    routed.subjectLength = subjectLength;
+    routed.replyOffset = subjectLength;
+    routed.replyLength = replyLen;
+    routed.headerLength = headerLength;
+    routed.payloadOffset = subjectLength + replyLen;
+    routed.payloadLength = payloadLength;
+  }
+
+  private mac(body: string): string {
+    return createHmac('sha256', this.secret).update(body).digest().subarray(0, MAC_BYTES).toString('base64url');
+  }
+
+  /** `_R_.<mac>.<expiry>.<account>.<reply>`: where a response to this request goes, sealed. */
+  sealReply(account: number, reply: string): Buffer {
+    const body = `${Math.ceil((Date.now() + RESPONSE_WINDOW_MS) / 1000).toString(36)}.${account}.${reply}`;
+    return Buffer.from(`${REPLY_PREFIX}${this.mac(body)}.${body}`, 'latin1');
+  }
+
+  /** The account and reply subject a sealed `_R_.` subject stands for; null if forged or expired. */
+  openReply(subject: string): { account: number; reply: string } | null {
+    const macEnd = subject.indexOf('.', REPLY_PREFIX.length);
+    if (macEnd < 0) return null;
+    const body = subject.slice(macEnd + 1);
+    if (this.mac(body) !== subject.slice(REPLY_PREFIX.length, macEnd)) return null;
+    const expiryEnd = body.indexOf('.');
+    const accountEnd = body.indexOf('.', expiryEnd + 1);
+    if (expiryEnd < 0 || accountEnd < 0) return null;
+    if (parseInt(body.slice(0, expiryEnd), 36) * 1000 < Date.now()) return null;
+    return { account: Number(body.slice(expiryEnd + 1, accountEnd)), reply: body.slice(accountEnd + 1) };
   }
 }

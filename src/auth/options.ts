@@ -59,12 +59,24 @@ export interface StreamImportConfig {
   to: string;
 }
 
+/**
+ * `imports` entry for a service: requests published here on `to` (or `subject`) go to `account`
+ * on `subject`, with a reply subject that brings the responses back.
+ */
+export interface ServiceImportConfig {
+  account: string;
+  subject: string;
+  /** Literal local subject of the service; '' = the same as `subject`. */
+  to: string;
+}
+
 /** One account of the `accounts` block: its own subject space, its users, exports and imports. */
 export interface AccountConfig {
   name: string;
   users: UserConfig[];
   exports: ExportConfig[];
   imports: StreamImportConfig[];
+  serviceImports: ServiceImportConfig[];
 }
 
 export const DEFAULT_RESPONSE_PERMISSION: ResponsePermission = { maxMsgs: 1, expires: 2 * 60_000 };

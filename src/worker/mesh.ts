@@ -4,6 +4,7 @@
  * the rings that carry messages between workers. With one worker it has no peers, and the same
  * calls are made.
  */
+import { randomBytes } from 'node:crypto';
 import { InterestTable, SubjectHash, createInterestRegion } from '../sublist/shared-interest.js';
 import { QueueDirectory, createQueueDirectory } from '../sublist/queue-directory.js';
 import { Sublist } from '../sublist/sublist.js';
@@ -17,6 +18,8 @@ export interface MeshBuffers {
   /** interestRegions[w]: worker w's current region (replaced when it grows). */
   interestRegions: SharedArrayBuffer[];
   queueDirectory: SharedArrayBuffer;
+  /** Key of the reply subjects that service imports hand out; the same in every worker. */
+  replySecret: Uint8Array;
 }
 
 /** Rings hold a whole message, so they are sized for the largest payload. */
@@ -26,6 +29,7 @@ export function createMeshBuffers(workers: number, maxPayload: number): MeshBuff
     rings: createRingMesh(workers, ringBytes),
     interestRegions: Array.from({ length: workers }, () => createInterestRegion()),
     queueDirectory: createQueueDirectory(workers),
+    replySecret: randomBytes(32),
   };
 }
 
@@ -57,6 +61,7 @@ export interface MeshStats {
 
 export class ShardMesh {
   readonly self: number;
+  readonly replySecret: Uint8Array;
   readonly workers: number;
   readonly rings: RingMesh;
   /** Every queue group any worker has defined, to route a message to one member across workers. */
@@ -82,6 +87,7 @@ export class ShardMesh {
     private readonly onRegionGrown: (region: SharedArrayBuffer) => void,
   ) {
     this.self = self;
+    this.replySecret = buffers.replySecret;
     this.workers = buffers.rings.workers;
     this.rings = new RingMesh(buffers.rings, self);
     for (let peer = 0; peer < this.workers; peer++) {

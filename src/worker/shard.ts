@@ -13,7 +13,7 @@ import { InboundMessage, type MessageView } from './message.js';
 import { FlowControl } from './flow-control.js';
 import { authenticatorFor } from '../auth/authenticator.js';
 import { clientInfo } from '../auth/info.js';
-import { StreamImports } from '../auth/imports.js';
+import { AccountRoutes } from '../auth/imports.js';
 
 /** Counters of one shard, read by the main thread for monitoring. */
 export interface ShardStats {
@@ -36,8 +36,8 @@ export class Shard {
   /** The subject index of account $G; each other account has its own (sublistOf). */
   readonly sublist = new Sublist<Subscription>();
   private readonly sublists: Sublist<Subscription>[] = [this.sublist];
-  /** Stream imports between accounts; null when there are none. */
-  private readonly streamImports: StreamImports | null;
+  /** Stream and service imports between accounts; null when there are none. */
+  private readonly accountRoutes: AccountRoutes | null;
   readonly clients = new Set<Client>();
   readonly stats: ShardStats = {
     connections: 0,
@@ -68,7 +68,7 @@ export class Shard {
     readonly log: Logger,
     readonly mesh: ShardMesh,
   ) {
-    this.streamImports = StreamImports.from(options.accounts);
+    this.accountRoutes = AccountRoutes.from(options.accounts, mesh.replySecret);
     this.flow = new FlowControl(options.maxPending / 2, () => mesh.resumeReceiving());
   }
 
@@ -150,8 +150,9 @@ export class Shard {
     const own = delivered === 0 && msg.replyLength > 0 && publisher.noResponders ? this.replySubscription(publisher, msg) : null;
     const checkTag = own === null ? 0 : this.nextCheckTag();
     const forwarded = this.forwardToPeers(msg, checkTag);
-    if (this.streamImports !== null) this.streamImports.route(msg, this.deliverImported);
-    if (own === null) return;
+    // A request a service import took has its responder in the exporting account.
+    const routed = this.accountRoutes === null ? 0 : this.accountRoutes.route(msg, this.deliverImported);
+    if (own === null || routed > 0) return;
     const reply = Buffer.from(msg.bytes.subarray(msg.replyOffset, msg.replyOffset + msg.replyLength));
     if (forwarded === 0) this.sendNoResponders(own, reply);
     else this.trackCheck(checkTag, own, reply, forwarded);
@@ -188,8 +189,9 @@ export class Shard {
   }
 
   /**
-   * A message a stream import brings into another account: that account's subscribers and queue
-   * groups, here and on the peers. Only the publishing worker routes imports (one hop, no chains).
+   * A message an import brings into another account (a stream, a service request or its response):
+   * that account's subscribers and queue groups, here and on the peers. Only the publishing worker
+   * routes imports (one hop: what an import brought is not routed again).
    */
   private readonly deliverImported = (msg: MessageView): void => {
     const local = this.sublistOf(msg.account).matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength);

@@ -165,5 +165,60 @@ test('stream imports that nats-server refuses are refused', async () => {
   assert.deepEqual(problems(`accounts { ${base}, D { imports = [ {stream: {account: Z, subject: "news.>"}} ] } }`), [
     'a.conf:1:1: "Z" account not defined for stream import',
   ]);
-  assert.match(problems(`accounts { ${base}, D { imports = [ {service: {account: A, subject: "help"}} ] } }`)[0], /service imports are not supported by natrium yet/);
+  assert.deepEqual(problems(`accounts { ${base}, D { imports = [ {service: {account: A, subject: "news.x"}} ] } }`), [
+    'a.conf:1:1: Error adding service import "news.x": service import not authorized',
+  ]);
+  assert.deepEqual(problems(`accounts { ${base}, D { imports = [ {service: {account: Z, subject: "h"}} ] } }`), [
+    'a.conf:1:1: "Z" account not defined for service import',
+  ]);
+});
+
+const SERVICE_CONF = `
+accounts {
+  A { users = [{user: a, password: p}], exports = [ {service: "help.>"} ] }
+  B { users = [{user: b, password: p}], imports = [ {service: {account: A, subject: "help.>"}}, {service: {account: A, subject: "help.x"}, to: "ask"} ] }
+}
+`;
+
+/** B asks A's service (directly and renamed by `to`); A answers each request twice and forges one. */
+async function serviceImports(broker: ConfiguredBroker, answerTwice: boolean): Promise<{ a: string; b: string }> {
+  const a = await login(broker.port, 'a');
+  const b = await login(broker.port, 'b');
+  await exchange(a, 'SUB help.> 1\r\n');
+  await exchange(b, 'SUB _INBOX.> 1\r\nSUB help.> 2\r\nPUB help.q _INBOX.1 1\r\nQ\r\nPUB ask _INBOX.2 1\r\nR\r\nPUB help.noreply 1\r\nN\r\n');
+  const requests = await exchange(a, '');
+  const replies = [...requests.matchAll(/MSG \S+ 1 (_R_\.\S+) /g)].map((match) => match[1]);
+  let answers = '';
+  for (const reply of replies) answers += `PUB ${reply} 3\r\nans\r\n` + (answerTwice ? `PUB ${reply} 4\r\nans2\r\n` : '');
+  await exchange(a, `${answers}PUB _R_.forged.x 1\r\nF\r\nPUB _R_.AAAAAAAAAAAA.zzzzzz.2._INBOX.1 1\r\nF\r\n`);
+  const got = await exchange(b, '');
+  await Promise.all([a.close(), b.close()]);
+  // The _R_ subjects are each server's own tokens; Natrium does not time round trips (rtt 0).
+  const normalized = requests
+    .replace(/_R_\.\S+/g, '_R_')
+    .replace(/"rtt":\d+/g, '"rtt":0')
+    .replace(/^(HMSG \S+ \d+ (?:_R_ )?)\d+ \d+/gm, '$1<sizes>');
+  return { a: normalized, b: got };
+}
+
+test('service imports: requests reach the exporter with a _R_ reply, responses come back to the requester, forged ones do not', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const reference = await startReferenceWithConf(SERVICE_CONF);
+  let expected: { a: string; b: string };
+  try {
+    expected = await serviceImports(reference, false);
+  } finally {
+    await reference.close();
+  }
+  const natrium = await startNatriumWithConf(SERVICE_CONF);
+  try {
+    const actual = await serviceImports(natrium, false);
+    assert.deepEqual(actual, expected);
+    assert.match(actual.a, /^HMSG help\.q 1 _R_ <sizes>\r\nNATS\/1\.0\r\nNats-Request-Info: \{"acc":"B","rtt":0\}\r\n\r\nQ\r\n/);
+    assert.equal(actual.b, 'MSG _INBOX.1 1 3\r\nans\r\nMSG _INBOX.2 1 3\r\nans\r\nPONG\r\n');
+    // Natrium lets a responder answer more than once within the response window (nats-server: once).
+    const twice = await serviceImports(natrium, true);
+    assert.equal(twice.b, 'MSG _INBOX.1 1 3\r\nans\r\nMSG _INBOX.1 1 4\r\nans2\r\nMSG _INBOX.2 1 3\r\nans\r\nMSG _INBOX.2 1 4\r\nans2\r\nPONG\r\n');
+  } finally {
+    await natrium.close();
+  }
 });
