@@ -7,8 +7,9 @@ import { test } from 'node:test';
 import { reloadChanges } from '../../src/server/signals.js';
 import { loadConfigFile } from '../../src/config/config-file.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { startTestServer } from '../helpers/server.js';
+import { startTestServer, TEST_PARSER, TEST_WORKERS } from '../helpers/server.js';
 import { exchange, rawLogin } from './auth-reference.js';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -64,6 +65,46 @@ test('reload: new users and permissions apply to new logins; connected clients k
       await server.close();
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SIGHUP: the CLI re-reads the file; a changed password applies to the next login', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'natrium-auth-sighup-'));
+  const file = path.join(dir, 'n.conf');
+  writeFileSync(file, 'listen: 127.0.0.1:-1\nauthorization { users = [ {user: a, password: one} ] }\n');
+  const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [cli, '-c', file, '--workers', String(TEST_WORKERS), '--parser', TEST_PARSER], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const waitFor = (pattern: RegExp): Promise<RegExpExecArray> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const match = pattern.exec(stderr);
+        if (match !== null) {
+          child.stderr!.off('data', check);
+          resolve(match);
+        }
+      };
+      child.stderr!.on('data', check);
+      child.once('exit', (code) => reject(new Error(`natrium exited with ${code}: ${stderr}`)));
+      check();
+    });
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => (stderr += chunk));
+  try {
+    const port = Number((await waitFor(/Listening for client connections on [^\s"]*:(\d+)/))[1]);
+    await waitFor(/Server is ready/);
+    assert.equal(await loginReply(port, 'a', 'one'), 'PONG\r\n');
+    writeFileSync(file, 'listen: 127.0.0.1:-1\nauthorization { users = [ {user: a, password: two} ] }\n');
+    const reloaded = waitFor(/Reloaded server configuration/);
+    process.kill(child.pid!, 'SIGHUP');
+    await reloaded;
+    assert.equal(await loginReply(port, 'a', 'one'), VIOLATION);
+    assert.equal(await loginReply(port, 'a', 'two'), 'PONG\r\n');
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
     rmSync(dir, { recursive: true, force: true });
   }
 });
