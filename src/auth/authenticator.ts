@@ -9,7 +9,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import os from 'node:os';
 import type { ServerOptions } from '../server/options.js';
 import { decodePublicUserKey } from './nkey.js';
-import { authRequired, type AccountConfig, type AuthorizationOptions, type UserConfig } from './options.js';
+import { authRequired, type AccountConfig, type AuthorizationOptions, type OperatorOptions, type UserConfig } from './options.js';
+import { decodeJwt, OperatorTrust, userPermissions } from './jwt.js';
 import { CompiledPermissions } from './permissions.js';
 import { VerifierPool } from './verifier-pool.js';
 
@@ -28,6 +29,7 @@ export interface Credentials {
   auth_token?: unknown;
   nkey?: unknown;
   sig?: unknown;
+  jwt?: unknown;
 }
 
 interface KnownUser {
@@ -71,6 +73,8 @@ export class Authenticator {
   private readonly nkeys = new Map<string, KnownUser>();
   private readonly single: Identity;
   private readonly noAuthUser: KnownUser | null;
+  /** Operator mode: the trusted operator and preloaded accounts; null otherwise. */
+  private readonly trust: OperatorTrust | null;
 
   constructor(
     readonly auth: AuthorizationOptions | null,
@@ -80,8 +84,10 @@ export class Authenticator {
     /** tls verify_and_map: with `users`, the client certificate names the user. */
     readonly tlsMap = false,
     accounts: readonly AccountConfig[] = [],
+    operator: OperatorOptions | null = null,
   ) {
-    this.required = authRequired(auth, accounts);
+    this.trust = operator === null ? null : new OperatorTrust(operator.jwts, operator.preload);
+    this.required = this.trust !== null || authRequired(auth, accounts);
     this.timeoutMs = timeoutMs;
     const addUsers = (users: readonly UserConfig[], account: number): void => {
       for (const config of users) {
@@ -96,7 +102,7 @@ export class Authenticator {
     };
     addUsers(auth?.users ?? [], 0);
     accounts.forEach((account, i) => addUsers(account.users, i + 1));
-    this.nonceRequired = this.nkeys.size > 0;
+    this.nonceRequired = this.nkeys.size > 0 || this.trust !== null;
     this.single = { name: auth?.user ?? '', permissions: null, account: 0 };
     this.noAuthUser = noAuthUser === '' ? null : (this.users.get(noAuthUser) ?? null);
   }
@@ -117,6 +123,7 @@ export class Authenticator {
    * `certificateNames` are the verified client certificate's names, for verify_and_map.
    */
   authenticate(credentials: Credentials, nonce: string, certificateNames: readonly string[] = []): AuthResult {
+    if (this.trust !== null) return this.authenticateJwt(credentials, nonce);
     const nkey = str(credentials.nkey);
     const user = str(credentials.user);
     const pass = str(credentials.pass);
@@ -145,6 +152,26 @@ export class Authenticator {
     return null;
   }
 
+  /** Operator mode: a user JWT of a preloaded account, and the nonce signed with the user's key. */
+  private authenticateJwt(credentials: Credentials, nonce: string): AuthResult {
+    const token = str(credentials.jwt);
+    const jwt = token === '' ? null : decodeJwt(token);
+    if (jwt === null) return null;
+    const checked = this.trust!.checkUser(jwt, Math.floor(Date.now() / 1000));
+    if (checked === null) return null;
+    const bearer = checked.claims.nats?.bearer_token === true;
+    const sig = str(credentials.sig);
+    if (!bearer && sig === '') return null;
+    const perms = userPermissions(checked.claims);
+    const identity: Identity = {
+      name: checked.claims.sub,
+      permissions: perms === null ? null : new CompiledPermissions(perms),
+      account: checked.account.id,
+    };
+    const task = { kind: 'user-jwt', token, issuer: checked.claims.iss, userKey: checked.claims.sub, nonce, signature: sig, bearer } as const;
+    return this.verified(this.pool.verify(task), identity);
+  }
+
   private checkSecret(expected: string, given: string, identity: Identity): AuthResult {
     if (!isBcrypt(expected)) return plainEqual(expected, given) ? identity : null;
     return this.verified(this.pool.verify({ kind: 'bcrypt', hash: expected, password: given }), identity);
@@ -163,6 +190,7 @@ let verifiers: VerifierPool | null = null;
 let current: {
   auth: AuthorizationOptions | null;
   accounts: readonly AccountConfig[];
+  operator: OperatorOptions | null;
   noAuthUser: string;
   timeout: number;
   tlsMap: boolean;
@@ -180,6 +208,7 @@ export function authenticatorFor(options: ServerOptions): Authenticator {
     c !== null &&
     c.auth === options.authorization &&
     c.accounts === options.accounts &&
+    c.operator === options.operator &&
     c.noAuthUser === options.noAuthUser &&
     c.timeout === options.authTimeout &&
     c.tlsMap === tlsMap
@@ -187,8 +216,8 @@ export function authenticatorFor(options: ServerOptions): Authenticator {
     return c.authenticator;
   }
   verifiers ??= new VerifierPool(Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, options.workers))));
-  const authenticator = new Authenticator(options.authorization, options.noAuthUser, options.authTimeout, verifiers, tlsMap, options.accounts);
-  current = { auth: options.authorization, accounts: options.accounts, noAuthUser: options.noAuthUser, timeout: options.authTimeout, tlsMap, authenticator };
+  const authenticator = new Authenticator(options.authorization, options.noAuthUser, options.authTimeout, verifiers, tlsMap, options.accounts, options.operator);
+  current = { auth: options.authorization, accounts: options.accounts, operator: options.operator, noAuthUser: options.noAuthUser, timeout: options.authTimeout, tlsMap, authenticator };
   return authenticator;
 }
 

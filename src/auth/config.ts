@@ -8,6 +8,8 @@ import { parseDuration } from '../config/units.js';
 import { isValidSubject, subjectIsLiteral } from '../sublist/subject.js';
 import { subjectIsSubsetMatch } from './subjects.js';
 import type { ServerOptions } from '../server/options.js';
+import { readFileSync } from 'node:fs';
+import { OperatorTrust } from './jwt.js';
 import { decodePublicUserKey } from './nkey.js';
 import {
   DEFAULT_RESPONSE_PERMISSION,
@@ -15,6 +17,7 @@ import {
   type AccountConfig,
   type AuthorizationOptions,
   type ExportConfig,
+  type OperatorOptions,
   type StreamImportConfig,
   type Permissions,
   type ResponsePermission,
@@ -453,4 +456,53 @@ export function assertAuthConsistent(options: Pick<ServerOptions, 'authorization
   if (!users.some((user) => user.user === noAuthUser)) {
     throw new Error(`no_auth_user: "${noAuthUser}" not present as user in authorization block or account configuration`);
   }
+}
+
+/**
+ * `operator` (a JWT, or the file holding it; a list of them), `resolver` (only MEMORY) and
+ * `resolver_preload` (account public key → account JWT), merged into `current`.
+ */
+export function readOperatorKey(key: string, entry: ConfEntry, current: OperatorOptions | null | undefined, problem: ProblemSink): OperatorOptions {
+  const operator: OperatorOptions = current ?? { jwts: [], preload: {} };
+  if (key === 'operator') {
+    const values = Array.isArray(entry.value) ? entry.value : [entry.value];
+    for (const value of values) {
+      if (typeof value !== 'string') {
+        problem(entry, 'operator expects a JWT or the name of a file holding one');
+        continue;
+      }
+      if (value.trim().startsWith('eyJ')) {
+        operator.jwts.push(value.trim());
+        continue;
+      }
+      try {
+        operator.jwts.push(readFileSync(value, 'utf8').trim());
+      } catch (error) {
+        problem(entry, `error parsing operator JWT: ${(error as Error).message}`);
+      }
+    }
+  } else if (key === 'resolver') {
+    if (typeof entry.value !== 'string' || entry.value.toUpperCase() !== 'MEMORY') {
+      problem(entry, 'only "resolver: MEMORY" is supported by natrium yet');
+    }
+  } else if (isMap(entry.value)) {
+    for (const [name, item] of entry.value) {
+      if (typeof item.value === 'string') operator.preload[name] = item.value.trim();
+      else problem(item, `resolver_preload: the JWT of ${name} must be a string`);
+    }
+  } else {
+    problem(entry, 'resolver_preload expects a map of account public keys to account JWTs');
+  }
+  return operator;
+}
+
+/** Operator mode, checked as nats-server checks it when it starts: throws what is wrong. */
+export function assertOperatorConsistent(options: Pick<ServerOptions, 'operator' | 'authorization' | 'accounts'>): void {
+  const operator = options.operator;
+  if (operator === null) return;
+  if (operator.jwts.length === 0) throw new Error('resolver_preload needs an operator');
+  if (options.authorization !== null || options.accounts.length > 0) {
+    throw new Error('operator mode does not combine with "authorization" or "accounts" in natrium');
+  }
+  new OperatorTrust(operator.jwts, operator.preload);
 }

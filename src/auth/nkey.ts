@@ -39,10 +39,18 @@ export function crc16(bytes: Uint8Array): number {
   return crc;
 }
 
+/** Prefix bytes of public keys by role letter: operator 'O', account 'A', user 'U'. */
+export const KEY_PREFIX = { operator: 14 << 3, account: 0, user: PREFIX_USER } as const;
+
 /** The 32 raw Ed25519 bytes of a public user NKey, or null if it is not one (prefix, length, checksum). */
 export function decodePublicUserKey(nkey: string): Buffer | null {
+  return decodePublicKey(nkey, PREFIX_USER);
+}
+
+/** The 32 raw Ed25519 bytes of a public NKey with this role prefix, or null. */
+export function decodePublicKey(nkey: string, prefix: number): Buffer | null {
   const raw = base32Decode(nkey);
-  if (raw === null || raw.length !== 1 + ED25519_KEY_LENGTH + 2 || raw[0] !== PREFIX_USER) return null;
+  if (raw === null || raw.length !== 1 + ED25519_KEY_LENGTH + 2 || raw[0] !== prefix) return null;
   const body = raw.subarray(0, raw.length - 2);
   if (crc16(body) !== raw.readUInt16LE(raw.length - 2)) return null;
   return Buffer.from(raw.subarray(1, 1 + ED25519_KEY_LENGTH));

@@ -79,6 +79,14 @@ export interface AccountConfig {
   serviceImports: ServiceImportConfig[];
 }
 
+/** Operator mode (`operator`, `resolver: MEMORY`, `resolver_preload`): JWTs as text. */
+export interface OperatorOptions {
+  /** Trusted operator JWTs. */
+  jwts: string[];
+  /** Account public key → account JWT. */
+  preload: Record<string, string>;
+}
+
 export const DEFAULT_RESPONSE_PERMISSION: ResponsePermission = { maxMsgs: 1, expires: 2 * 60_000 };
 /** nats-server AUTH_TIMEOUT. */
 export const DEFAULT_AUTH_TIMEOUT_MS = 2_000;

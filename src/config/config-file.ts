@@ -7,7 +7,7 @@
 import { parseConfFile, ConfSyntaxError, type ConfEntry, type ConfMap, type ConfValue } from './conf-parser.js';
 import { parseDuration } from './units.js';
 import type { LogLevel, ParserChoice, ServerOptions } from '../server/options.js';
-import { readAccounts, readAuthorization } from '../auth/config.js';
+import { readAccounts, readAuthorization, readOperatorKey } from '../auth/config.js';
 import { readTlsBlock, readWebSocketBlock } from '../transport/config.js';
 
 /** Every problem found in the file, each as `file:line:column: message`. */
@@ -52,17 +52,14 @@ const NOT_YET_SUPPORTED = new Set([
   'ocsp',
   'ocsp_cache',
   'allow_non_tls',
-  'operator',
   'operators',
   'roots',
   'root',
   'root_operators',
   'root_operator',
-  'resolver',
   'account_resolver',
   'accounts_resolver',
   'resolver_tls',
-  'resolver_preload',
   'resolver_pinned_accounts',
   'system_account',
   'system',
@@ -276,6 +273,10 @@ class Reader {
     }
     if (key === 'no_auth_user') return set('noAuthUser', this.string(key, entry));
     if (key === 'accounts') return set('accounts', readAccounts(entry, (at, message) => this.problem(at, message)));
+    if (key === 'operator' || key === 'resolver' || key === 'resolver_preload') {
+      o.operator = readOperatorKey(key, entry, o.operator, (at, message) => this.problem(at, message));
+      return;
+    }
     if (NOT_YET_SUPPORTED.has(key)) {
       this.problem(entry, `"${key}" is not supported by natrium yet`);
       return;

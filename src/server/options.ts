@@ -1,5 +1,5 @@
 import type { TlsConfig, WebSocketConfig } from '../transport/config.js';
-import { DEFAULT_AUTH_TIMEOUT_MS, type AccountConfig, type AuthorizationOptions } from '../auth/options.js';
+import { DEFAULT_AUTH_TIMEOUT_MS, type AccountConfig, type AuthorizationOptions, type OperatorOptions } from '../auth/options.js';
 /** Broker options, named and defaulted as nats-server's (server/const.go, server/opts.go). */
 export type ParserChoice = 'auto' | 'native' | 'js';
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -56,6 +56,8 @@ export interface ServerOptions {
   authTimeout: number;
   /** The `accounts` block: account i has id i + 1 (0 is $G, where `authorization` users are). */
   accounts: AccountConfig[];
+  /** Operator mode: user JWTs checked against the operator and the preloaded accounts; null = off. */
+  operator: OperatorOptions | null;
 }
 
 export const DEFAULT_OPTIONS: ServerOptions = {
@@ -86,4 +88,5 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   noAuthUser: '',
   authTimeout: DEFAULT_AUTH_TIMEOUT_MS,
   accounts: [],
+  operator: null,
 };

@@ -17,7 +17,7 @@ import { createMeshBuffers } from '../worker/mesh.js';
 import { startMonitoring, type MonitorServer } from '../monitor/http-server.js';
 import { reopenLogFile } from './log-file.js';
 import { assertReloadable } from './signals.js';
-import { assertAuthConsistent } from '../auth/config.js';
+import { assertAuthConsistent, assertOperatorConsistent } from '../auth/config.js';
 import { NATRIUM_VERSION, NATS_PROTOCOL_VERSION } from './version.js';
 import type { ConnectionKind } from '../transport/accept.js';
 import { checkTransports } from '../transport/check.js';
@@ -83,6 +83,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   const log = createLogger(options);
   if (options.parser === 'native' && native === null) throw new Error(`--parser native: ${nativeLoadError}`);
   assertAuthConsistent(options);
+  assertOperatorConsistent(options);
   // Handing sockets to workers needs dup(2) from the addon; without it the one worker listens itself.
   const listenSelf = native === null;
   let workerCount = options.workers > 0 ? options.workers : os.availableParallelism();

@@ -100,7 +100,7 @@ test('keys nats-server knows but Natrium does not support are refused with file:
     'n.conf:8:1: "cluster" is not supported by natrium yet',
     'n.conf:9:1: "jetstream" is not supported by natrium yet',
   ]);
-  for (const key of ['leafnodes', 'gateway', 'mqtt', 'system_account', 'operator', 'resolver', 'syslog']) {
+  for (const key of ['leafnodes', 'gateway', 'mqtt', 'system_account', 'syslog']) {
     assert.deepEqual(problems(`${key}: x`), [`n.conf:1:1: "${key}" is not supported by natrium yet`]);
   }
 });
