@@ -45,13 +45,13 @@ const GLOBAL_ACCOUNT = 0;
 
 /**
  * Ring record flags. The low byte counts queue re-forwards. A request whose publisher wants
- * no-responders status is tagged CHECK: each receiver answers with a RESULT record (DELIVERED if
- * it had a subscriber), because the interest table may report interest that is not there.
+ * no-responders status is tagged CHECK: a receiver with no subscriber for it answers NO_INTEREST
+ * (the interest table may report interest that is not there), and the origin sends the 503 once
+ * every peer did.
  */
 export const HOPS_MASK = 0xff;
 export const FLAG_CHECK = 0x100;
-export const FLAG_RESULT = 0x200;
-export const FLAG_DELIVERED = 0x400;
+export const FLAG_NO_INTEREST = 0x200;
 const NO_BYTES = new Uint8Array(0);
 /** Records longer than the ring, or dropped behind a full overflow, are counted here. */
 export interface MeshStats {
@@ -218,10 +218,9 @@ export class ShardMesh {
     return sent;
   }
 
-  /** Answers a CHECK-tagged request from `worker`: whether a subscriber here got it. */
-  sendResult(worker: number, tag: number, delivered: boolean): void {
-    const flags = delivered ? FLAG_RESULT | FLAG_DELIVERED : FLAG_RESULT;
-    this.rings.producers[worker]!.write(NO_BYTES, GLOBAL_ACCOUNT, flags, 0, 0, 0, 0, -1, 0, 0, null, 0, tag);
+  /** Answers a CHECK-tagged request from `worker`: no subscriber here got it. */
+  sendNoInterest(worker: number, tag: number): void {
+    this.rings.producers[worker]!.write(NO_BYTES, GLOBAL_ACCOUNT, FLAG_NO_INTEREST, 0, 0, 0, 0, -1, 0, 0, null, 0, tag);
   }
 
   /** Publishes what was forwarded since the last commit and wakes parked peers. */
@@ -275,8 +274,8 @@ export class ShardMesh {
 
   /**
    * Delivers records from peers as they arrive, forever: drains once per event-loop turn while
-   * records keep coming, parks on this worker's doorbell once a turn found none, and drains on a
-   * fresh turn after a wake so socket I/O is never starved. While `canDrain` is false
+   * records keep coming, parks on this worker's doorbell once a turn found none, and drains as
+   * soon as a wake arrives. While `canDrain` is false
    * (a local consumer is being waited for) records stay in the rings until resumeReceiving().
    */
   startReceiving(handler: RecordHandler, afterDrain: () => void, canDrain: () => boolean): void {
@@ -319,7 +318,9 @@ export class ShardMesh {
   };
 
   private waitForRecords(): void {
-    this.rings.park().then(() => setImmediate(this.drainOnce));
+    // A wake already arrives as its own task: drain right in it (what follows is a fresh park or a
+    // setImmediate, so this never loops in microtasks).
+    this.rings.park().then(this.drainOnce);
   }
 }
 

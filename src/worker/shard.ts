@@ -7,7 +7,7 @@ import { ProtocolReader } from '../protocol/reader.js';
 import * as errors from '../protocol/errors.js';
 import { Sublist, type SublistResult } from '../sublist/sublist.js';
 import { Client, Subscription, type CloseReason } from './client.js';
-import { FLAG_CHECK, FLAG_DELIVERED, FLAG_RESULT, HOPS_MASK, type ShardMesh } from './mesh.js';
+import { FLAG_CHECK, FLAG_NO_INTEREST, HOPS_MASK, type ShardMesh } from './mesh.js';
 import type { RingRecord } from './ring.js';
 import { InboundMessage, type MessageView } from './message.js';
 import { FlowControl } from './flow-control.js';
@@ -213,19 +213,21 @@ export class Shard {
   }
 
   private trackCheck(tag: number, own: Subscription, reply: Buffer, awaiting: number): void {
-    // Answers from a worker that died never come: the oldest checks are dropped past the bound.
-    if (this.pendingChecks.size >= MAX_PENDING_CHECKS) this.pendingChecks.delete(this.pendingChecks.keys().next().value!);
-    this.pendingChecks.set(tag, { own, reply, awaiting, delivered: false });
+    // A check some peer answered by delivering never completes: checks expire, oldest first.
+    const now = Date.now();
+    for (const [oldTag, old] of this.pendingChecks) {
+      if (now - old.since < CHECK_EXPIRY_MS && this.pendingChecks.size < MAX_PENDING_CHECKS) break;
+      this.pendingChecks.delete(oldTag);
+    }
+    this.pendingChecks.set(tag, { own, reply, awaiting, since: now });
   }
 
-  /** A peer's answer to a forwarded request: the 503 goes out once every peer said it had no one. */
+  /** A peer had no one for a forwarded request: the 503 goes out once every peer said so. */
   private checkResult(record: RingRecord): void {
     const check = this.pendingChecks.get(record.tag);
-    if (check === undefined) return;
-    if ((record.flags & FLAG_DELIVERED) !== 0) check.delivered = true;
-    if (--check.awaiting > 0) return;
+    if (check === undefined || --check.awaiting > 0) return;
     this.pendingChecks.delete(record.tag);
-    if (!check.delivered) this.sendNoResponders(check.own, check.reply);
+    this.sendNoResponders(check.own, check.reply);
   }
 
   /**
@@ -234,7 +236,7 @@ export class Shard {
    * message goes on to another worker that has one (at most `workers` hops).
    */
   deliverFromPeer(record: RingRecord): void {
-    if ((record.flags & FLAG_RESULT) !== 0) {
+    if ((record.flags & FLAG_NO_INTEREST) !== 0) {
       this.checkResult(record);
       return;
     }
@@ -256,8 +258,9 @@ export class Shard {
       }
     }
     if (reassigned) this.mesh.forward(record, hops + 1, false);
+    // Only "no one here" is answered: a request that found its responder costs no extra message.
     // A re-forwarded queue message counts as delivered: its new worker has the member.
-    if ((record.flags & FLAG_CHECK) !== 0) this.mesh.sendResult(record.from, record.tag, delivered > 0 || reassigned);
+    if ((record.flags & FLAG_CHECK) !== 0 && delivered === 0 && !reassigned) this.mesh.sendNoInterest(record.from, record.tag);
   }
 
   private deliverPlain(local: SublistResult<Subscription>, skipOwn: Client | null, msg: MessageView): number {
@@ -348,11 +351,14 @@ export class Shard {
 interface PendingCheck {
   own: Subscription;
   reply: Buffer;
+  /** Peers that have not said "no one here" yet. */
   awaiting: number;
-  delivered: boolean;
+  since: number;
 }
 
 const MAX_PENDING_CHECKS = 10_000;
+/** Peers answer within a drain; a check older than this had a responder somewhere. */
+const CHECK_EXPIRY_MS = 10_000;
 
 function findQueue<S extends { readonly queue: string | null }>(result: SublistResult<S>, name: string): readonly S[] | null {
   const queues = result.queues;
