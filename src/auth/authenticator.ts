@@ -20,6 +20,8 @@ export interface Identity {
   readonly permissions: CompiledPermissions | null;
   /** Account id: 0 = $G (users of `authorization`), i + 1 = the i-th account of `accounts`. */
   readonly account: number;
+  /** Epoch milliseconds when the credentials expire (user JWT `exp`); 0 = never. */
+  readonly expiresAt: number;
 }
 
 /** The CONNECT fields that carry credentials (nats-server's JSON names). */
@@ -95,6 +97,7 @@ export class Authenticator {
           name: config.nkey !== '' ? config.nkey : config.user,
           permissions: config.permissions === null ? null : new CompiledPermissions(config.permissions),
           account,
+          expiresAt: 0,
         };
         if (config.nkey !== '') this.nkeys.set(config.nkey, { config, identity, publicKey: decodePublicUserKey(config.nkey) });
         else this.users.set(config.user, { config, identity, publicKey: null });
@@ -103,7 +106,7 @@ export class Authenticator {
     addUsers(auth?.users ?? [], 0);
     accounts.forEach((account, i) => addUsers(account.users, i + 1));
     this.nonceRequired = this.nkeys.size > 0 || this.trust !== null;
-    this.single = { name: auth?.user ?? '', permissions: null, account: 0 };
+    this.single = { name: auth?.user ?? '', permissions: null, account: 0, expiresAt: 0 };
     this.noAuthUser = noAuthUser === '' ? null : (this.users.get(noAuthUser) ?? null);
   }
 
@@ -167,6 +170,7 @@ export class Authenticator {
       name: checked.claims.sub,
       permissions: perms === null ? null : new CompiledPermissions(perms),
       account: checked.account.id,
+      expiresAt: typeof checked.claims.exp === 'number' && checked.claims.exp > 0 ? checked.claims.exp * 1000 : 0,
     };
     const task = { kind: 'user-jwt', token, issuer: checked.claims.iss, userKey: checked.claims.sub, nonce, signature: sig, bearer } as const;
     return this.verified(this.pool.verify(task), identity);

@@ -41,7 +41,8 @@ export type CloseReason =
   | 'Write Error'
   | 'Read Error'
   | 'Authentication Timeout'
-  | 'Authentication Failure';
+  | 'Authentication Failure'
+  | 'Authentication Expired';
 
 /** The CONNECT fields nats-server reads, with its defaults (note verbose and pedantic default on). */
 interface ConnectOptions {
@@ -106,6 +107,7 @@ export class Client implements OpSink, LoginClient {
   bytesOut = 0;
   readonly startedAt = Date.now();
   private pingTimer: NodeJS.Timeout | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
   private writeDeadlineTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -152,6 +154,13 @@ export class Client implements OpSink, LoginClient {
     this.user = identity.name;
     this.account = identity.account;
     this.permissions = identity.permissions === null ? null : new ConnectionPermissions(identity.permissions);
+    if (identity.expiresAt > 0) {
+      // A user JWT's expiry ends the connection, as nats-server does.
+      this.expiryTimer = setTimeout(
+        () => this.sendErrorAndClose(errors.ERR_USER_AUTHENTICATION_EXPIRED, 'Authentication Expired'),
+        Math.max(0, identity.expiresAt - Date.now()),
+      );
+    }
   }
 
   /** Handles a batch of parsed ops; returns false once the connection closed. */
@@ -409,6 +418,7 @@ export class Client implements OpSink, LoginClient {
     this.closed = true;
     if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     this.login?.dispose();
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
     this.clearWriteDeadline();
     for (const sub of this.subs.values()) this.shard.removeSubscription(sub);
     this.subs.clear();

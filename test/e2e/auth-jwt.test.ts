@@ -152,3 +152,41 @@ test('operator mode: untrusted account JWTs and other resolvers are refused at s
     return true;
   });
 });
+
+/** Connects with a user JWT that expires in about two seconds; returns what arrives until the close. */
+async function expiring(broker: ConfiguredBroker): Promise<string> {
+  const user = nkeys.createUser();
+  const jwt = userJwt(user, account, {}, { exp: Math.floor(Date.now() / 1000) + 2 });
+  const raw = await RawClient.connect(broker.port);
+  const sig = Buffer.from(user.sign(Buffer.from(raw.info.nonce as string))).toString('base64url');
+  await raw.send(`CONNECT ${JSON.stringify({ verbose: false, jwt, sig })}\r\nPING\r\n`);
+  const pong = (await raw.readUntil('PONG\r\n')).toString();
+  // Server PINGs may come meanwhile; they are not what this test is about.
+  const rest = (await raw.expectClosed(10_000)).toString().replace(/PING\r\n/g, '');
+  return pong + rest;
+}
+
+test('operator mode: a connection ends when its user JWT expires, as nats-server ends it', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'natrium-jwt-'));
+  try {
+    const operatorFile = path.join(dir, 'op.jwt');
+    writeFileSync(operatorFile, operatorJwt);
+    const conf = `operator: "${operatorFile}"\nresolver: MEMORY\nresolver_preload: {\n  ${account.getPublicKey()}: "${accountJwt}"\n}\n`;
+    const reference = await startReferenceWithConf(conf);
+    let expected: string;
+    try {
+      expected = await expiring(reference);
+    } finally {
+      await reference.close();
+    }
+    const natrium = await startNatriumWithConf(conf);
+    try {
+      assert.equal(await expiring(natrium), expected);
+      assert.equal(expected, "PONG\r\n-ERR 'User Authentication Expired'\r\n");
+    } finally {
+      await natrium.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
