@@ -72,6 +72,9 @@ const CONNECT_FIELD_TYPES: Record<keyof ConnectOptions, 'boolean' | 'string' | '
 /** nats-server's firstPingInterval. */
 const FIRST_PING_MS = 2000;
 
+/** setTimeout's longest delay (2^31 - 1 ms); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A client connection owned by one shard: protocol state, subscriptions and outbound bytes. */
 export class Client implements OpSink, LoginClient {
   readonly outbound = new Outbound();
@@ -154,13 +157,16 @@ export class Client implements OpSink, LoginClient {
     this.user = identity.name;
     this.account = identity.account;
     this.permissions = identity.permissions === null ? null : new ConnectionPermissions(identity.permissions);
-    if (identity.expiresAt > 0) {
-      // A user JWT's expiry ends the connection, as nats-server does.
-      this.expiryTimer = setTimeout(
-        () => this.sendErrorAndClose(errors.ERR_USER_AUTHENTICATION_EXPIRED, 'Authentication Expired'),
-        Math.max(0, identity.expiresAt - Date.now()),
-      );
-    }
+    if (identity.expiresAt > 0) this.expireAt(identity.expiresAt);
+  }
+
+  /** A user JWT's expiry ends the connection, as nats-server does (timers re-armed past 24 days). */
+  private expireAt(time: number): void {
+    const delay = time - Date.now();
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() < time) this.expireAt(time);
+      else this.sendErrorAndClose(errors.ERR_USER_AUTHENTICATION_EXPIRED, 'Authentication Expired');
+    }, Math.min(Math.max(0, delay), MAX_TIMER_MS));
   }
 
   /** Handles a batch of parsed ops; returns false once the connection closed. */
