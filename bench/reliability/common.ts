@@ -12,7 +12,7 @@ export type BrokerKind = 'natrium' | 'nats-server';
 
 export interface BrokerSpec {
   kind: BrokerKind;
-  /** Natrium only; null = the default (one worker per core). */
+  /** Natrium only; null = the default (cores - 1, at least 1). */
   workers: number | null;
   /** A fixed client port (for restarts); -1 lets the broker pick one. */
   port?: number;

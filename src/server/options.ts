@@ -10,7 +10,7 @@ export interface ServerOptions {
   /** Client port; 0 picks a free port (nats-server uses -1 for that, also accepted). */
   port: number;
   serverName: string;
-  /** Worker threads (shards); default os.availableParallelism(). */
+  /** Worker threads (shards); default one per core less the main thread's (defaultWorkers). */
   workers: number;
   parser: ParserChoice;
   /** Bytes; nats-server MAX_PAYLOAD_SIZE. */
@@ -64,7 +64,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   host: '0.0.0.0',
   port: 4222,
   serverName: '',
-  workers: 0, // resolved to os.availableParallelism() at start
+  workers: 0, // resolved by defaultWorkers() at start
   parser: 'auto',
   maxPayload: 1024 * 1024,
   maxControlLine: 4096,
@@ -90,3 +90,12 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   accounts: [],
   operator: null,
 };
+
+/**
+ * One worker per core, the main thread counting as a core (at least one). Measured on 2 cores with
+ * the load generator on the same host: 1 worker kept nats-server's throughput and latency, while 2
+ * workers plus the main thread oversubscribed the cores (request/reply p99 about 3x).
+ */
+export function defaultWorkers(cores: number): number {
+  return Math.max(1, cores - 1);
+}

@@ -11,7 +11,7 @@ import { native, nativeLoadError } from '../protocol/native.js';
 import type { ServerInfo } from '../protocol/encoder.js';
 import type { FromWorker, ToWorker, WorkerConfig } from '../worker/worker-main.js';
 import { createLogger } from './logger.js';
-import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
+import { DEFAULT_OPTIONS, defaultWorkers, type ServerOptions } from './options.js';
 import { acceptedSlot, createConnectionCounters, openSlot } from './shared-state.js';
 import { createMeshBuffers } from '../worker/mesh.js';
 import { startMonitoring, type MonitorServer } from '../monitor/http-server.js';
@@ -86,7 +86,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   assertOperatorConsistent(options);
   // Handing sockets to workers needs dup(2) from the addon; without it the one worker listens itself.
   const listenSelf = native === null;
-  let workerCount = options.workers > 0 ? options.workers : os.availableParallelism();
+  let workerCount = options.workers > 0 ? options.workers : defaultWorkers(os.availableParallelism());
   if (listenSelf && workerCount > 1) {
     log.warn(`Native addon unavailable (${nativeLoadError}): running 1 worker instead of ${workerCount}`);
     workerCount = 1;

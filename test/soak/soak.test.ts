@@ -2,7 +2,7 @@
  * The 2-minute soak as part of `npm test` (the issue asks for at least one minute; the second one
  * lets V8's heaps settle before RSS growth is judged). It lives outside test/e2e so that scripts/run-tests.mjs
  * runs it once (with the unit tests), not once per worker/parser combination: it starts its own
- * broker process with Natrium's defaults (one worker per core, the native parser when it loads).
+ * broker process with Natrium's defaults (one worker per core less the main thread's, the native parser when it loads).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
