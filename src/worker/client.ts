@@ -69,6 +69,14 @@ const CONNECT_FIELD_TYPES: Record<keyof ConnectOptions, 'boolean' | 'string' | '
   protocol: 'number',
 };
 
+const OP_NAMES: Record<number, string> = {
+  [OpKind.PING]: 'PING',
+  [OpKind.PONG]: 'PONG',
+  [OpKind.INFO]: 'INFO',
+  [OpKind.OK]: '+OK',
+  [OpKind.ERR]: '-ERR',
+};
+
 /** nats-server's firstPingInterval. */
 const FIRST_PING_MS = 2000;
 
@@ -173,6 +181,8 @@ export class Client implements OpSink, LoginClient {
   onOps(buf: Uint8Array, ops: Int32Array, count: number): boolean {
     // Socket chunks and the reader's carry are both Buffers.
     const src = buf as Buffer;
+    // -V: checked once per read, so the message path has no log call unless tracing is on.
+    if (this.shard.log.isLevelEnabled('trace')) this.traceOps(src, ops, count);
     for (let i = 0, r = HDR_SIZE; i < count; i++, r += OP_STRIDE) {
       if (this.closed) return false;
       switch (ops[r] as OpKind) {
@@ -215,6 +225,40 @@ export class Client implements OpSink, LoginClient {
       }
     }
     return !this.closed;
+  }
+
+  /** nats-server's protocol trace: `<<- [PUB foo 2]`, then the payload. */
+  private traceOps(src: Buffer, ops: Int32Array, count: number): void {
+    const text = (off: number, len: number): string => src.toString('utf8', off, off + len);
+    for (let i = 0, r = HDR_SIZE; i < count; i++, r += OP_STRIDE) {
+      const f = (k: number): number => ops[r + k];
+      let line: string;
+      switch (ops[r] as OpKind) {
+        case OpKind.PUB:
+        case OpKind.HPUB: {
+          const hpub = ops[r] === OpKind.HPUB;
+          const reply = f(4) > 0 ? ` ${text(f(3), f(4))}` : '';
+          const sizes = hpub ? `${f(7)} ${f(6)}` : `${f(6)}`;
+          line = `${hpub ? 'HPUB' : 'PUB'} ${text(f(1), f(2))}${reply} ${sizes}] <<- MSG_PAYLOAD: [${JSON.stringify(text(f(5), f(6)))}`;
+          break;
+        }
+        case OpKind.SUB:
+          line = `SUB ${text(f(1), f(2))}${f(4) > 0 ? ` ${text(f(3), f(4))}` : ''} ${text(f(5), f(6))}`;
+          break;
+        case OpKind.UNSUB:
+          line = `UNSUB ${text(f(5), f(6))}${f(7) >= 0 ? ` ${f(7)}` : ''}`;
+          break;
+        case OpKind.CONNECT:
+          line = `CONNECT ${text(f(1), f(2))}`;
+          break;
+        case OpKind.PARSE_ERROR:
+          line = `parse error ${f(1)}`;
+          break;
+        default:
+          line = OP_NAMES[ops[r]] ?? `op ${ops[r]}`;
+      }
+      this.shard.log.trace({ cid: this.id }, `<<- [${line}]`);
+    }
   }
 
   private processConnect(json: string): void {
