@@ -1,6 +1,6 @@
 #!/bin/sh
 # The measured runs behind README's "Benchmarks" section, in the order they are reported.
-# About 20 minutes on a 2-core machine; run it on a quiet host (check `uptime` first).
+# About 8 minutes on a 2-core machine; run it on a quiet host (check `uptime` first).
 #
 #   npm run build && bench/run-all.sh            # writes bench/results/*.json|.md|.svg
 #   ROUNDS=5 bench/run-all.sh                    # more alternating runs per scenario
