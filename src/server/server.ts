@@ -214,7 +214,15 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   }
 
   for (const slot of slots) spawn(slot);
-  const readies = await Promise.all(slots.map((slot) => slot.ready));
+  let readies;
+  try {
+    readies = await Promise.all(slots.map((slot) => slot.ready));
+  } catch (error) {
+    // One worker could not start: the others must not keep the process alive.
+    stopping = true;
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    throw error;
+  }
   const parser = readies[0];
   if (parser.parserFallbackReason !== null) log.warn(`Using the TypeScript parser: ${parser.parserFallbackReason}`);
   log.info(`Protocol parser: ${parser.parser}`);
