@@ -1,6 +1,10 @@
 // Medians per scenario from nbench RESULT lines of two brokers, and their ratio (first / second).
+//   node bench/nbench-table.mjs bench/results/nbench-A.txt bench/results/nbench-B.txt
 import { readFileSync } from 'node:fs';
-const [a, b] = process.argv.slice(2).map((file) => {
+import { basename } from 'node:path';
+const files = process.argv.slice(2);
+const [nameA, nameB] = files.map((file) => basename(file, '.txt').replace(/^nbench-/, ''));
+const [a, b] = files.map((file) => {
   const byName = new Map();
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line.startsWith('RESULT')) continue;
@@ -12,7 +16,7 @@ const [a, b] = process.argv.slice(2).map((file) => {
 });
 const median = (values) => { const s = [...values].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : `${n.toFixed(0)}`);
-console.log('| scenario | natrium msgs/s | nats-server msgs/s | ratio | natrium p50/p99 µs | nats-server p50/p99 µs | p99 ratio | lost |');
+console.log(`| scenario | ${nameA} msgs/s | ${nameB} msgs/s | ratio | ${nameA} p50/p99 µs | ${nameB} p50/p99 µs | p99 ratio | lost |`);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const [name, runs] of a) {
   const other = b.get(name) ?? [];

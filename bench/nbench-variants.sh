@@ -1,8 +1,10 @@
 #!/bin/bash
-# Natrium variants back to back with nbench's 8 scenarios (e.g. parser backends, worker counts),
-# alternating for ROUNDS rounds; prints the median table of the first variant against the second.
-#   bench/nbench-variants.sh ROUNDS "name:natrium flags" "name:natrium flags"
-#   e.g. bench/nbench-variants.sh 2 "native:--parser native" "js:--parser js"
+# Brokers back to back with nbench's 8 scenarios (../shared/tools/nbench/bench.sh), alternating for
+# ROUNDS rounds; prints the medians of the first broker against the second, with their ratio.
+# Each spec is "name:command"; the command gets `-a 127.0.0.1 -p PORT` (natrium and nats-server
+# both take them). Raw RESULT lines go to bench/results/nbench-<name>.txt.
+#   bench/nbench-variants.sh 3 "natrium:node dist/src/cli/main.js" "nats-server:nats-server"
+#   bench/nbench-variants.sh 2 "native:node dist/src/cli/main.js --parser native" "js:node dist/src/cli/main.js --parser js"
 set -u
 cd "$(dirname "$0")/.."
 ROUNDS=$1; shift
@@ -13,15 +15,14 @@ for spec in "$@"; do rm -f "bench/results/nbench-${spec%%:*}.txt"; done
 wait_port() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 for round in $(seq "$ROUNDS"); do
   for spec in "$@"; do
-    name=${spec%%:*}; flags=${spec#*:}
+    name=${spec%%:*}; command=${spec#*:}
     # shellcheck disable=SC2086
-    node dist/src/cli/main.js -a 127.0.0.1 -p "$PORT" $flags >/dev/null 2>&1 &
+    $command -a 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
     pid=$!
     wait_port || { echo "$name did not start" >&2; exit 1; }
-    echo "== round $round: $name ($flags)" >&2
+    echo "== round $round: $name ($command)" >&2
     RAW="$PWD/bench/results/nbench-$name.txt" "$BENCH" "nats://127.0.0.1:$PORT" >&2
     kill "$pid"; wait "$pid" 2>/dev/null
   done
 done
-first=${1%%:*}; second=${2%%:*}
-node bench/nbench-table.mjs "bench/results/nbench-$first.txt" "bench/results/nbench-$second.txt" | sed "s/natrium msgs\/s/$first msgs\/s/; s/nats-server msgs\/s/$second msgs\/s/; s/natrium p50/$first p50/; s/nats-server p50/$second p50/"
+node bench/nbench-table.mjs "bench/results/nbench-${1%%:*}.txt" "bench/results/nbench-${2%%:*}.txt"
