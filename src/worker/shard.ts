@@ -242,7 +242,9 @@ export class Shard {
     }
     const hops = record.flags & HOPS_MASK;
     const local = this.sublistOf(record.account).matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
-    let delivered = this.deliverPlain(local, null, record);
+    // A re-forwarded queue message (hops > 0) is only for its group: plain subscribers here got
+    // the original record already.
+    let delivered = hops === 0 ? this.deliverPlain(local, null, record) : 0;
     let reassigned = false;
     for (let i = 0; i < record.groupCount; i++) {
       const group = this.mesh.groupById(record.group(i));
