@@ -8,82 +8,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { test } from 'node:test';
-import { connect, type ConnectionOptions, type Msg, type NatsConnection } from 'nats';
-import type { RunningServer } from '../../src/index.js';
+import { type Msg, type NatsConnection } from 'nats';
 import { RawClient } from '../helpers/raw-client.js';
-import { startTestServer } from '../helpers/server.js';
 import { signal, within } from './broker.js';
+import { client, GUARD_MS, type Json, perWorker, Placement, same, until, withWorkers, workerz, WORKERS } from './workers.js';
 
-const WORKERS = 4;
-const GUARD_MS = 10_000;
 const TEST_TIMEOUT_MS = 60_000;
 const text = new TextEncoder();
 const untext = new TextDecoder();
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-async function withWorkers<T>(body: (server: RunningServer) => Promise<T>): Promise<T> {
-  const server = await startTestServer({ workers: WORKERS, httpPort: -1 });
-  try {
-    return await body(server);
-  } finally {
-    await server.close();
-  }
-}
-
-async function workerz(server: RunningServer): Promise<Json[]> {
-  const response = await fetch(`${server.monitorUrl}/workerz`);
-  const body = await response.text();
-  assert.equal(response.status, 200, body);
-  return (JSON.parse(body) as Json).workers as Json[];
-}
-
-async function perWorker(server: RunningServer, field: string): Promise<number[]> {
-  return (await workerz(server)).map((w) => w[field] as number);
-}
-
 const total = (values: number[]) => values.reduce((a, b) => a + b, 0);
-const same = (expected: unknown) => (value: unknown) => JSON.stringify(value) === JSON.stringify(expected);
-
-/** Re-reads until `accept` holds: workers learn of closes asynchronously, with no event to await. */
-async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + GUARD_MS;
-  for (;;) {
-    const value = await read();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${GUARD_MS} ms waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/**
- * Opens connections one after another and records the worker each landed on (the one whose
- * /workerz connection count grew). Only valid while no other connection opens or closes.
- */
-class Placement {
-  readonly workers: number[] = [];
-
-  constructor(private readonly server: RunningServer) {}
-
-  async open<T>(open: () => Promise<T>): Promise<T> {
-    const before = await perWorker(this.server, 'connections');
-    const conn = await open();
-    const after = await perWorker(this.server, 'connections');
-    const grown = after.flatMap((n, w) => (n > before[w]! ? [w] : []));
-    assert.equal(grown.length, 1, `exactly one worker gained the connection (before ${before}, after ${after})`);
-    this.workers.push(grown[0]!);
-    return conn;
-  }
-
-  assertSpread(): void {
-    const first = this.workers.slice(0, WORKERS);
-    assert.equal(new Set(first).size, first.length, `consecutive connections on different workers (${this.workers})`);
-  }
-}
-
-function client(server: RunningServer, options: ConnectionOptions = {}): Promise<NatsConnection> {
-  return connect({ servers: server.url, reconnect: false, ...options });
-}
 
 /**
  * Numbered messages on `subject` until one on `${subject}.end` (sent last by the same publisher);
