@@ -33,6 +33,11 @@ function cargoAvailable() {
   return spawnSync('cargo', ['--version']).status === 0;
 }
 
+// A hung test fails on its own (the soak test, the longest, takes 2 minutes); a run whose files
+// still do not exit (a worker kept alive by a test that timed out) is killed, so CI fails fast.
+const TEST_TIMEOUT_MS = 240_000;
+const RUN_TIMEOUT_MS = 12 * 60_000;
+
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 const matrix = (process.env.NATRIUM_TEST_MATRIX ?? '1:js,4:js,1:native,4:native').split(',').map((entry) => {
   const [workers, parser] = entry.split(':');
@@ -61,11 +66,14 @@ let failed = 0;
 for (const run of runs) {
   console.log(`# ===== ${run.name}: ${run.files.length} files`);
   if (run.files.length === 0) continue;
-  const result = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...run.files], {
+  const result = spawnSync(process.execPath, ['--test', '--test-reporter=tap', `--test-timeout=${TEST_TIMEOUT_MS}`, ...run.files], {
     env: { ...process.env, ...run.env },
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
+    timeout: RUN_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
   });
+  if (result.error) console.log(`# ${run.name}: ${result.error.message} (a test hung: killed after ${RUN_TIMEOUT_MS / 60_000} min)`);
   process.stdout.write(result.stdout);
   process.stderr.write(result.stderr);
   const pass = Number(/^# pass (\d+)/m.exec(result.stdout)?.[1] ?? 0);

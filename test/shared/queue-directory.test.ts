@@ -135,10 +135,10 @@ if (isMainThread) {
     const mesh = createRingMesh(workers, 64 * 1024);
     // delivered[publisher * messages + seq]: deliveries of that message; [last]: total deliveries.
     const delivered = new SharedArrayBuffer((workers * messages + 1) * 4);
-    const barrier = new SharedArrayBuffer(4);
+    const barrier = new SharedArrayBuffer(8); // [workers ready, workers done publishing]
     const members = [1, 2, 1];
     const jobs = members.map((count, self) => spawn({
-      role: 'deliver', directory, mesh, self, members: count, leaveAfter: self === 2 ? 2000 : -1, messages, delivered, barrier,
+      role: 'deliver', directory, mesh, self, members: count, leaveAfter: self === 2 ? 500 : -1, messages, delivered, barrier,
     }));
     try {
       const results = await Promise.all(jobs.map((j) => j.result));
@@ -201,6 +201,7 @@ function runDefine(job: DefineJob): void {
  */
 async function runDeliver(job: DeliverJob): Promise<unknown> {
   const GROUP = 0;
+  const PUBLISHERS_DONE = 1;
   const directory = new QueueDirectory(job.directory, job.self);
   directory.sync();
   for (let i = 0; i < job.members; i++) directory.addMember(0, 'jobs.>', 'pool');
@@ -223,6 +224,7 @@ async function runDeliver(job: DeliverJob): Promise<unknown> {
   const groups = new Int32Array([GROUP]);
   let local = 0;
   let reforwarded = 0;
+  let leaving = false;
 
   const int32At = (b: Uint8Array, o: number): number => b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
   const messageIndex = (b: Uint8Array, o: number): number => int32At(b, o) * job.messages + int32At(b, o + 4);
@@ -230,12 +232,16 @@ async function runDeliver(job: DeliverJob): Promise<unknown> {
     Atomics.add(counts, index, 1);
     local++;
     if (Atomics.add(counts, totalIndex, 1) + 1 === total) for (const b of bells) b.ring();
-    if (local === job.leaveAfter) {
-      while (members > 0) {
-        directory.removeMember(GROUP);
-        members--;
-      }
+    if (local === job.leaveAfter) leaving = true;
+  };
+  // Leave while records for us are in the ring, so some surely arrive after we left (re-forwarded).
+  const leaveWhenRecordsWait = async (): Promise<void> => {
+    while (!mesh.hasIncoming() && Atomics.load(barrier, PUBLISHERS_DONE) < job.mesh.workers - 1) await new Promise(setImmediate);
+    while (members > 0) {
+      directory.removeMember(GROUP);
+      members--;
     }
+    leaving = false;
   };
   const route = (src: Uint8Array, payloadOffset: number, hops: number, exclude: number): void => {
     const target = directory.pickWorker(GROUP, Math.random(), exclude);
@@ -262,15 +268,22 @@ async function runDeliver(job: DeliverJob): Promise<unknown> {
     payloadView.setInt32(4, seq, true);
     route(payload, 0, 0, -1);
     if (seq % 100 === 99) {
+      if (leaving) await leaveWhenRecordsWait();
       mesh.commit();
       mesh.drain(onRecord);
       await new Promise(setImmediate);
     }
   }
   mesh.commit();
-  while (Atomics.load(counts, totalIndex) < total) {
+  Atomics.add(barrier, PUBLISHERS_DONE, 1);
+  const allDelivered = (): boolean => Atomics.load(counts, totalIndex) >= total;
+  // The last delivery rings every bell; parking re-checks the total after raising the parked flag,
+  // or a bell rung between our check and the flag would be lost (mesh.park() looks at rings only).
+  const workOrDone = (): boolean => mesh.hasWork() || allDelivered();
+  while (!allDelivered()) {
+    if (leaving) await leaveWhenRecordsWait();
     mesh.drain(onRecord);
-    if (Atomics.load(counts, totalIndex) < total) await mesh.park();
+    if (!allDelivered()) await bells[job.self].park(workOrDone);
   }
   return { local, reforwarded };
 }
