@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 SCALE=${SCALE:-1}
 RESULTS=${RESULTS:-bench/results}
+# Natrium's worker count for the comparisons: what `natrium tune` (step 5) recommends on the
+# 2-core machine of README's tables; the CLI's own default is one per core.
+WORKERS=${WORKERS:-1}
 natrium() { node dist/src/cli/main.js "$@"; }
 # 10 000 idle connections need more than the usual 1 024 open files (--memory also re-runs itself
 # under a raised limit when the hard limit allows).
@@ -21,14 +24,14 @@ ulimit -n 20000 2>/dev/null || true
 echo "== host: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 # 1. Does the node generator keep up? Both generators against nats-server.
 natrium bench --check-generator --rounds "$ROUNDS" --scale "$SCALE" --out "$RESULTS/check-generator"
-# 2. Natrium with the defaults of `npm start` vs nats-server, measured with nbench (the issue's
+# 2. Natrium (WORKERS workers) vs nats-server, measured with nbench (the issue's
 #    yardstick), then with the default generator (node; nbench for request/reply).
-natrium bench --compare --rounds "$ROUNDS" --scale "$SCALE" --generator nbench --out "$RESULTS/compare-nbench"
-natrium bench --compare --rounds "$ROUNDS" --scale "$SCALE" --out "$RESULTS/compare"
+natrium bench --compare --workers "$WORKERS" --rounds "$ROUNDS" --scale "$SCALE" --generator nbench --out "$RESULTS/compare-nbench"
+natrium bench --compare --workers "$WORKERS" --rounds "$ROUNDS" --scale "$SCALE" --out "$RESULTS/compare"
 # 3. Payload sizes 16 B .. 64 KiB, 1 -> 1.
-natrium bench --compare --rounds "$ROUNDS" --scale "$SCALE" --scenario sizes --generator nbench --out "$RESULTS/compare-sizes-nbench"
+natrium bench --compare --workers "$WORKERS" --rounds "$ROUNDS" --scale "$SCALE" --scenario sizes --generator nbench --out "$RESULTS/compare-sizes-nbench"
 # 4. Memory: idle, 1 000 and 10 000 idle connections, under load.
-natrium bench --memory --scale "$SCALE" --out "$RESULTS/memory"
+natrium bench --memory --workers "$WORKERS" --scale "$SCALE" --out "$RESULTS/memory"
 # 5. Worker count for this host.
 natrium tune --scenario 3,5,7 --rounds "$ROUNDS" --scale "$SCALE" --generator nbench --out "$RESULTS/tune"
 echo "== load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -7,12 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import { cliDefaultWorkers } from '../../src/server/options.js';
 
 export type BrokerKind = 'natrium' | 'nats-server';
 
 export interface BrokerSpec {
   kind: BrokerKind;
-  /** Natrium only; null = the default (cores - 1, at least 1). */
+  /** Natrium only; null = the CLI's default (one per core). */
   workers: number | null;
   /** A fixed client port (for restarts); -1 lets the broker pick one. */
   port?: number;
@@ -46,7 +47,7 @@ process.once('exit', () => {
 
 export function brokerLabel(spec: BrokerSpec): string {
   if (spec.kind === 'nats-server') return 'nats-server';
-  return `natrium ${spec.workers ?? os.availableParallelism()}w`;
+  return `natrium ${spec.workers ?? cliDefaultWorkers()}w`;
 }
 
 function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {

@@ -57,6 +57,8 @@ export async function storm(spec: BrokerSpec, count: number, inFlight: number): 
 /** Resolves once every client got one message on `subject` + its index. */
 async function everyoneHears(clients: NatsConnection[], received: number[], publisher: NatsConnection): Promise<number> {
   const before = [...received];
+  // Each SUB travels on its own connection: the broker must have it before the publisher's messages.
+  await Promise.all(clients.map((nc) => nc.flush()));
   for (let i = 0; i < clients.length; i++) publisher.publish(`restart.${i}`, 'hello');
   await publisher.flush();
   await Promise.all(clients.map((nc) => nc.flush()));

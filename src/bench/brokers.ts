@@ -10,7 +10,7 @@ import type { ParserChoice } from '../server/options.js';
 export type BrokerKind = 'natrium' | 'nats-server';
 
 export interface NatriumSettings {
-  /** null = the default a newcomer gets with `npm start` (cores - 1, at least 1). */
+  /** null = the default a newcomer gets with `npm start` (one per core). */
   workers: number | null;
   parser: ParserChoice;
 }

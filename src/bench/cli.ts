@@ -44,7 +44,7 @@ Options:
     --max-time <seconds>      Cap on each publishing phase (default 20)
     --idle <seconds>          Give up waiting for deliveries after this long without progress (default 10)
     --rounds <n>              Runs per scenario and broker in --compare / --check-generator (default 3)
-    --workers <n>             Natrium's worker threads (default: as npm start, cores - 1, at least 1)
+    --workers <n>             Natrium's worker threads (default: as npm start, one per core)
     --parser <auto|native|js> Natrium's parser backend (default auto)
     --out <path>              Result files without extension (default bench/results/<mode>-...)
     --connections <list>      --memory: idle connection counts (default 1000,10000)

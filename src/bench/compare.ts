@@ -4,7 +4,7 @@
  * result files (JSON with every run, a Markdown table, an SVG chart).
  */
 import os from 'node:os';
-import { defaultWorkers } from '../server/options.js';
+import { cliDefaultWorkers } from '../server/options.js';
 import type { NatriumSettings } from './brokers.js';
 import { PALETTE, renderChart, type ChartGroup } from './chart.js';
 import type { GeneratorOptions } from './generator.js';
@@ -178,7 +178,7 @@ export async function runCompare(options: CompareOptions): Promise<number> {
     { label: natriumLabel, broker: 'natrium', natrium: options.natrium, generator: options.generator.generator },
     { label: 'nats-server', broker: 'nats-server', natrium: options.natrium, generator: options.generator.generator },
   ];
-  const workers = options.natrium.workers ?? defaultWorkers(os.availableParallelism());
+  const workers = options.natrium.workers ?? cliDefaultWorkers();
   process.stderr.write(
     `Comparing natrium (workers=${workers}${options.natrium.workers === null ? ', the default' : ''}, parser=${options.natrium.parser}) ` +
       `with nats-server ${host.natsServer}, generator ${options.generator.generator}, ${options.rounds} rounds\n`,

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { defaultWorkers } from '../server/options.js';
+import { cliDefaultWorkers } from '../server/options.js';
 import { startBroker, type BrokerKind, type BrokerProcess, type NatriumSettings } from './brokers.js';
 import { PALETTE, renderChart } from './chart.js';
 import { runScenario, type GeneratorOptions } from './generator.js';
@@ -147,7 +147,7 @@ export async function runMemory(options: MemoryOptions): Promise<number> {
     humanBytes(r.loadPeakBytes),
     humanBytes(r.afterLoadBytes),
   ]);
-  const workers = options.natrium.workers ?? defaultWorkers(os.availableParallelism());
+  const workers = options.natrium.workers ?? cliDefaultWorkers();
   const settings = `natrium workers=${workers}, parser=${options.natrium.parser}`;
   process.stdout.write(`\n${describeHost(host)}\n${settings}\n\n${table(header, body)}`);
   const out = options.out ?? 'bench/results/memory';

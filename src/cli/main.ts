@@ -7,7 +7,7 @@ import { runSubcommand } from '../bench/cli.js';
 import { ConfigFileError, loadConfigFile } from '../config/config-file.js';
 import { parseFlags, USAGE } from '../config/flags.js';
 import { createLogger } from '../server/logger.js';
-import { DEFAULT_OPTIONS, type ServerOptions } from '../server/options.js';
+import { cliDefaultWorkers, DEFAULT_OPTIONS, type ServerOptions } from '../server/options.js';
 import { startServer } from '../server/server.js';
 import { manageProcess, sendSignal } from '../server/signals.js';
 import { NATRIUM_VERSION, NATS_PROTOCOL_VERSION } from '../server/version.js';
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     process.stdout.write(`natrium: configuration file ${flags.configFile} is valid\n`);
     return;
   }
-  const options: ServerOptions = { ...DEFAULT_OPTIONS, ...fileOptions, ...flags.options };
+  const options: ServerOptions = { ...DEFAULT_OPTIONS, workers: cliDefaultWorkers(), ...fileOptions, ...flags.options };
   const log = createLogger(options);
   for (const warning of warnings) log.warn(warning);
   let server;

@@ -85,7 +85,7 @@ Server Options:
     -p, --port <port>                Use port for clients (default: 4222; -1 or 0 picks a free port)
     -n, --name
         --server_name <server_name>  Server name (default: the server id)
-        --workers <n>                Worker threads (default: cores - 1, at least 1)
+        --workers <n>                Worker threads (default: one per core)
         --parser <auto|native|js>    Protocol parser backend (default: auto = native when it loads)
     -c, --config <file>              Configuration file (nats-server syntax)
     -t                               Test the configuration file and exit

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { TlsConfig, WebSocketConfig } from '../transport/config.js';
 import { DEFAULT_AUTH_TIMEOUT_MS, type AccountConfig, type AuthorizationOptions, type OperatorOptions } from '../auth/options.js';
 /** Broker options, named and defaulted as nats-server's (server/const.go, server/opts.go). */
@@ -64,7 +65,8 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   host: '0.0.0.0',
   port: 4222,
   serverName: '',
-  workers: 0, // resolved by defaultWorkers() at start
+  // Embedded servers (tests) start with one worker; the CLI's default is cliDefaultWorkers().
+  workers: 1,
   parser: 'auto',
   maxPayload: 1024 * 1024,
   maxControlLine: 4096,
@@ -91,11 +93,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   operator: null,
 };
 
-/**
- * One worker per core, the main thread counting as a core (at least one). Measured on 2 cores with
- * the load generator on the same host: 1 worker kept nats-server's throughput and latency, while 2
- * workers plus the main thread oversubscribed the cores (request/reply p99 about 3x).
- */
-export function defaultWorkers(cores: number): number {
-  return Math.max(1, cores - 1);
+/** `natrium` without `--workers` or a `workers` key: one worker per core (`natrium tune` measures what suits a host). */
+export function cliDefaultWorkers(): number {
+  return os.availableParallelism();
 }

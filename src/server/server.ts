@@ -5,13 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { native, nativeLoadError } from '../protocol/native.js';
 import type { ServerInfo } from '../protocol/encoder.js';
 import type { FromWorker, ToWorker, WorkerConfig } from '../worker/worker-main.js';
 import { createLogger } from './logger.js';
-import { DEFAULT_OPTIONS, defaultWorkers, type ServerOptions } from './options.js';
+import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
 import { acceptedSlot, createConnectionCounters, openSlot } from './shared-state.js';
 import { createMeshBuffers } from '../worker/mesh.js';
 import { startMonitoring, type MonitorServer } from '../monitor/http-server.js';
@@ -28,6 +27,8 @@ export interface RunningServer {
   host: string;
   port: number;
   serverId: string;
+  /** Worker threads serving connections. */
+  workers: number;
   /** http://host:port of the monitoring endpoints, when httpPort enabled them. */
   monitorUrl?: string;
   /** ws://host:port (wss:// with TLS) of the WebSocket listener, when `websocket` enabled it. */
@@ -86,7 +87,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   assertOperatorConsistent(options);
   // Handing sockets to workers needs dup(2) from the addon; without it the one worker listens itself.
   const listenSelf = native === null;
-  let workerCount = options.workers > 0 ? options.workers : defaultWorkers(os.availableParallelism());
+  let workerCount = options.workers;
   if (listenSelf && workerCount > 1) {
     log.warn(`Native addon unavailable (${nativeLoadError}): running 1 worker instead of ${workerCount}`);
     workerCount = 1;
@@ -354,5 +355,5 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     const wsHost = websocketHost === '0.0.0.0' ? '127.0.0.1' : websocketHost;
     websocketUrl = `${options.websocket.tls === null ? 'ws' : 'wss'}://${wsHost}:${websocketPort}`;
   }
-  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, monitorUrl: monitor?.url, websocketUrl, reload, lameDuck, reopenLog, killWorker, close };
+  return { url: `nats://${host}:${port}`, host: options.host, port, serverId, workers: workerCount, monitorUrl: monitor?.url, websocketUrl, reload, lameDuck, reopenLog, killWorker, close };
 }

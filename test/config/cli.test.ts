@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { after, test } from 'node:test';
 import { NATS_SERVER_BIN, assertNatsServerInstalled } from '../helpers/nats-server.js';
+import { startServer } from '../../src/server/server.js';
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 const children = new Set<ChildProcess>();
@@ -228,6 +229,27 @@ test('flags override the config file', async () => {
     assert.equal(greeting.max_payload, 1024);
   } finally {
     await stop(ours);
+  }
+});
+
+test('worker count: one per core from the CLI unless --workers or the workers key says otherwise; one when embedded', async () => {
+  const dir = tempDir();
+  const workersLine = (text: string): number => Number(/Workers:\s+(\d+)/.exec(text)?.[1]);
+  const byDefault = await launch(process.execPath, [CLI, '-p', '-1', '-a', '127.0.0.1', '--ports_file_dir', dir], dir, 'natrium_');
+  await stop(byDefault);
+  assert.equal(workersLine(byDefault.stderr()), availableParallelism());
+  const file = writeConf(dir, 'w.conf', `workers: 3\nports_file_dir: "${dir}"\n`);
+  const fromFile = await launch(process.execPath, [CLI, '-c', file, '-p', '-1', '-a', '127.0.0.1'], dir, 'natrium_');
+  await stop(fromFile);
+  assert.equal(workersLine(fromFile.stderr()), 3);
+  const fromFlag = await launch(process.execPath, [CLI, '-c', file, '-p', '-1', '-a', '127.0.0.1', '--workers', '2'], dir, 'natrium_');
+  await stop(fromFlag);
+  assert.equal(workersLine(fromFlag.stderr()), 2);
+  const embedded = await startServer({ host: '127.0.0.1', port: -1, logLevel: 'error' });
+  try {
+    assert.equal(embedded.workers, 1);
+  } finally {
+    await embedded.close();
   }
 });
 
