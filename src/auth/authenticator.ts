@@ -10,7 +10,7 @@ import os from 'node:os';
 import type { ServerOptions } from '../server/options.js';
 import { decodePublicUserKey } from './nkey.js';
 import { authRequired, type AccountConfig, type AuthorizationOptions, type OperatorOptions, type UserConfig } from './options.js';
-import { decodeJwt, OperatorTrust, userPermissions } from './jwt.js';
+import { decodeJwt, minLimit, OperatorTrust, userPermissions, userRestrictions, type Peer } from './jwt.js';
 import { CompiledPermissions } from './permissions.js';
 import { VerifierPool } from './verifier-pool.js';
 
@@ -20,8 +20,20 @@ export interface Identity {
   readonly permissions: CompiledPermissions | null;
   /** Account id: 0 = $G (users of `authorization`), i + 1 = the i-th account of `accounts`. */
   readonly account: number;
-  /** Epoch milliseconds when the credentials expire (user JWT `exp`); 0 = never. */
+  /** Epoch milliseconds when the credentials expire (user JWT `exp`, end of its `times` window); 0 = never. */
   readonly expiresAt: number;
+  /** Operator mode: what the user and account JWTs limit; null otherwise. */
+  readonly jwtLimits: JwtLimits | null;
+}
+
+/** A user JWT's limits combined with its account's (nats-server's applyAccountLimits); NO_LIMIT = none. */
+export interface JwtLimits {
+  readonly maxSubscriptions: number;
+  readonly maxPayload: number;
+  /** The account's `limits.conn`, counted over all workers. */
+  readonly accountMaxConnections: number;
+  /** Epoch milliseconds when the account JWT expires; 0 = never. */
+  readonly accountExpiresAt: number;
 }
 
 /** The CONNECT fields that carry credentials (nats-server's JSON names). */
@@ -98,6 +110,7 @@ export class Authenticator {
           permissions: config.permissions === null ? null : new CompiledPermissions(config.permissions),
           account,
           expiresAt: 0,
+          jwtLimits: null,
         };
         if (config.nkey !== '') this.nkeys.set(config.nkey, { config, identity, publicKey: decodePublicUserKey(config.nkey) });
         else this.users.set(config.user, { config, identity, publicKey: null });
@@ -106,7 +119,7 @@ export class Authenticator {
     addUsers(auth?.users ?? [], 0);
     accounts.forEach((account, i) => addUsers(account.users, i + 1));
     this.nonceRequired = this.nkeys.size > 0 || this.trust !== null;
-    this.single = { name: auth?.user ?? '', permissions: null, account: 0, expiresAt: 0 };
+    this.single = { name: auth?.user ?? '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null };
     this.noAuthUser = noAuthUser === '' ? null : (this.users.get(noAuthUser) ?? null);
   }
 
@@ -123,10 +136,11 @@ export class Authenticator {
 
   /**
    * The identity these credentials prove, or null; a promise when a pool thread must check them.
-   * `certificateNames` are the verified client certificate's names, for verify_and_map.
+   * `peer` is where the client connects from; `certificateNames` are the verified client
+   * certificate's names, for verify_and_map.
    */
-  authenticate(credentials: Credentials, nonce: string, certificateNames: readonly string[] = []): AuthResult {
-    if (this.trust !== null) return this.authenticateJwt(credentials, nonce);
+  authenticate(credentials: Credentials, nonce: string, peer: Peer, certificateNames: readonly string[] = []): AuthResult {
+    if (this.trust !== null) return this.authenticateJwt(credentials, nonce, peer);
     const nkey = str(credentials.nkey);
     const user = str(credentials.user);
     const pass = str(credentials.pass);
@@ -155,22 +169,37 @@ export class Authenticator {
     return null;
   }
 
-  /** Operator mode: a user JWT of a preloaded account, and the nonce signed with the user's key. */
-  private authenticateJwt(credentials: Credentials, nonce: string): AuthResult {
+  /**
+   * Operator mode: a user JWT of a preloaded account, allowed from this peer at this time, and the
+   * nonce signed with the user's key.
+   */
+  private authenticateJwt(credentials: Credentials, nonce: string, peer: Peer): AuthResult {
     const token = str(credentials.jwt);
     const jwt = token === '' ? null : decodeJwt(token);
     if (jwt === null) return null;
-    const checked = this.trust!.checkUser(jwt, Math.floor(Date.now() / 1000));
+    const now = Date.now();
+    const checked = this.trust!.checkUser(jwt, Math.floor(now / 1000));
     if (checked === null) return null;
+    const restrictions = userRestrictions(checked.claims, peer, now);
+    if (restrictions === null) return null;
     const bearer = checked.claims.nats?.bearer_token === true;
     const sig = str(credentials.sig);
     if (!bearer && sig === '') return null;
     const perms = userPermissions(checked.claims);
+    const account = checked.account;
+    const exp = typeof checked.claims.exp === 'number' && checked.claims.exp > 0 ? checked.claims.exp * 1000 : Infinity;
+    const expiresAt = Math.min(exp, restrictions.windowEnd);
     const identity: Identity = {
       name: checked.claims.sub,
       permissions: perms === null ? null : new CompiledPermissions(perms),
-      account: checked.account.id,
-      expiresAt: typeof checked.claims.exp === 'number' && checked.claims.exp > 0 ? checked.claims.exp * 1000 : 0,
+      account: account.id,
+      expiresAt: expiresAt === Infinity ? 0 : expiresAt,
+      jwtLimits: {
+        maxSubscriptions: minLimit(restrictions.maxSubscriptions, account.maxSubscriptions),
+        maxPayload: minLimit(restrictions.maxPayload, account.maxPayload),
+        accountMaxConnections: account.maxConnections,
+        accountExpiresAt: account.expiresAt,
+      },
     };
     const task = { kind: 'user-jwt', token, issuer: checked.claims.iss, userKey: checked.claims.sub, nonce, signature: sig, bearer } as const;
     return this.verified(this.pool.verify(task), identity);

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import * as errors from '../protocol/errors.js';
 import type { Authenticator, Credentials, Identity } from './authenticator.js';
 import { peerCertificateNames } from '../transport/tls.js';
+import { WebSocketDuplex } from '../transport/websocket.js';
 
 /** What the gate needs from the connection it guards. */
 export interface LoginClient {
@@ -88,7 +89,9 @@ export class LoginGate {
   /** The CONNECT op arrived (its JSON is valid): check its credentials. */
   authenticate(credentials: Credentials): void {
     const names = this.authenticator.tlsMap ? peerCertificateNames(this.client.socket) : undefined;
-    const result = this.authenticator.authenticate(credentials, this.nonce, names);
+    const socket = this.client.socket;
+    const peer = { ip: socket.remoteAddress ?? '', websocket: socket instanceof WebSocketDuplex };
+    const result = this.authenticator.authenticate(credentials, this.nonce, peer, names);
     if (result === null) {
       this.fail();
     } else if (result instanceof Promise) {

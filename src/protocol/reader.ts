@@ -50,10 +50,15 @@ export class ProtocolReader {
     private readonly parse: ParseFunction,
     private readonly ops: Int32Array,
     private readonly maxControlLine: number,
-    private readonly maxPayload: number,
+    private maxPayload: number,
   ) {
     this.lineLimit = 2 * maxControlLine + LINE_SLACK;
     this.maxCarry = this.lineLimit + maxPayload + 2;
+  }
+
+  /** A lower max payload for this connection from now on (a user or account JWT limit). */
+  limitPayload(maxPayload: number): void {
+    this.maxPayload = Math.min(this.maxPayload, maxPayload);
   }
 
   /** Bytes of an incomplete op held between feeds. */

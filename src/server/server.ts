@@ -11,7 +11,7 @@ import type { ServerInfo } from '../protocol/encoder.js';
 import type { FromWorker, ToWorker, WorkerConfig } from '../worker/worker-main.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
-import { acceptedSlot, createConnectionCounters, openSlot } from './shared-state.js';
+import { acceptedSlot, AccountConnections, createConnectionCounters, openSlot } from './shared-state.js';
 import { createMeshBuffers } from '../worker/mesh.js';
 import { startMonitoring, type MonitorServer } from '../monitor/http-server.js';
 import { reopenLogFile } from './log-file.js';
@@ -116,6 +116,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   log.info(`  Workers:  ${workerCount}`);
 
   const counters = createConnectionCounters(workerCount);
+  const accountConnections = AccountConnections.create(workerCount, Object.keys(options.operator?.preload ?? {}).length);
   const mesh = createMeshBuffers(workerCount, options.maxPayload);
   const slots = Array.from({ length: workerCount }, (_, i) => new WorkerSlot(i));
   let stopping = false;
@@ -125,7 +126,15 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   let selfListenPorts: Promise<{ port: number; websocketPort: number }> | null = null;
 
   function spawn(slot: WorkerSlot): void {
-    const config: WorkerConfig = { index: slot.index, options, info, counters, mesh, listenSelf };
+    const config: WorkerConfig = {
+      index: slot.index,
+      options,
+      info,
+      counters,
+      accountConnections: { counts: accountConnections.counts, accounts: accountConnections.accounts },
+      mesh,
+      listenSelf,
+    };
     const worker = new Worker(WORKER_ENTRY, { workerData: config });
     slot.worker = worker;
     slot.assigned = Atomics.load(counters, acceptedSlot(slot.index));
@@ -150,6 +159,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       // Its connections died with it; their counters must not keep the slot looking busy.
       const open = Atomics.exchange(counters, openSlot(slot.index), 0);
       Atomics.sub(counters, 0, open);
+      accountConnections.clearWorker(slot.index);
       const orphans = slot.posted.slice(slot.posted.length - unadopted(slot));
       slot.posted = [];
       if (stopping) {

@@ -5,7 +5,8 @@ import { OK, PING, PONG } from '../protocol/encoder.js';
 import * as errors from '../protocol/errors.js';
 import { isValidPublishSubjectBytes, isValidSubscribeSubject } from '../sublist/subject.js';
 import { Outbound } from './outbound.js';
-import { authenticatorFor, type Identity } from '../auth/authenticator.js';
+import { authenticatorFor, type Identity, type JwtLimits } from '../auth/authenticator.js';
+import { minLimit, NO_LIMIT } from '../auth/jwt.js';
 import { LoginGate, type LoginClient } from '../auth/login.js';
 import { ConnectionPermissions } from '../auth/permissions.js';
 import type { Shard } from './shard.js';
@@ -38,6 +39,8 @@ export type CloseReason =
   | 'Maximum Payload Exceeded'
   | 'Maximum Control Line Exceeded'
   | 'Maximum Connections Exceeded'
+  | 'Maximum Account Connections Exceeded'
+  | 'Maximum Subscriptions Exceeded'
   | 'Write Error'
   | 'Read Error'
   | 'Authentication Timeout'
@@ -83,6 +86,9 @@ const FIRST_PING_MS = 2000;
 /** setTimeout's longest delay (2^31 - 1 ms); a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** nats-server closes a client whose JWTs allow no subscription at all this long after telling it. */
+const NO_SUBSCRIPTIONS_CLOSE_MS = 20;
+
 /** A client connection owned by one shard: protocol state, subscriptions and outbound bytes. */
 export class Client implements OpSink, LoginClient {
   readonly outbound = new Outbound();
@@ -106,6 +112,12 @@ export class Client implements OpSink, LoginClient {
   user = '';
   /** Account id of the user (0 = $G). */
   account = 0;
+  /** Holds a place among its account's `limits.conn` connections (operator mode). */
+  private inAccountCount = false;
+  /** Max subscriptions set by the user and account JWTs (NO_LIMIT = none); null: the server's. */
+  private subscriptionLimit: number | null = null;
+  /** The INFO with the JWTs' lower max_payload, sent after the first PONG (protocol 1 clients). */
+  private limitedInfo: Buffer | null = null;
   closed = false;
   /** Set while queued for the shard's next flush. */
   dirty = false;
@@ -119,6 +131,7 @@ export class Client implements OpSink, LoginClient {
   readonly startedAt = Date.now();
   private pingTimer: NodeJS.Timeout | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
+  private noSubscriptionsTimer: NodeJS.Timeout | null = null;
   private writeDeadlineTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -165,15 +178,56 @@ export class Client implements OpSink, LoginClient {
     this.user = identity.name;
     this.account = identity.account;
     this.permissions = identity.permissions === null ? null : new ConnectionPermissions(identity.permissions);
-    if (identity.expiresAt > 0) this.expireAt(identity.expiresAt);
+    const accountExpiresAt = identity.jwtLimits?.accountExpiresAt ?? 0;
+    if (accountExpiresAt > 0 && (identity.expiresAt === 0 || accountExpiresAt < identity.expiresAt)) {
+      this.expireAt(accountExpiresAt, errors.ERR_ACCOUNT_AUTHENTICATION_EXPIRED);
+    } else if (identity.expiresAt > 0) {
+      this.expireAt(identity.expiresAt, errors.ERR_USER_AUTHENTICATION_EXPIRED);
+    }
+    if (identity.jwtLimits !== null) this.applyJwtLimits(identity.jwtLimits);
   }
 
-  /** A user JWT's expiry ends the connection, as nats-server does (timers re-armed past 24 days). */
-  private expireAt(time: number): void {
+  /**
+   * nats-server's registerWithAccount and applyAccountLimits: the account's connection limit (over
+   * all workers), then max subscriptions and payload, the tighter of the JWTs' and the server's.
+   */
+  private applyJwtLimits(limits: JwtLimits): void {
+    const log = this.shard.log;
+    const options = this.shard.options;
+    if (limits.accountMaxConnections !== NO_LIMIT) {
+      if (!this.shard.enterAccount(this.account, limits.accountMaxConnections)) {
+        log.error({ cid: this.id }, 'maximum account active connections exceeded');
+        this.sendErrorAndClose(errors.ERR_MAX_ACCOUNT_CONNECTIONS, 'Maximum Account Connections Exceeded');
+        return;
+      }
+      this.inAccountCount = true;
+    }
+    const maxPayload = minLimit(limits.maxPayload, options.maxPayload);
+    if (limits.maxPayload !== NO_LIMIT && maxPayload !== limits.maxPayload) {
+      log.error({ cid: this.id }, `Max Payload set to ${options.maxPayload} from server overrides account or user config`);
+    }
+    if (maxPayload !== options.maxPayload) {
+      this.reader.limitPayload(maxPayload);
+      if (this.protocol >= 1) this.limitedInfo = this.shard.limitedInfoLine(this.socket, this.id, maxPayload);
+    }
+    const serverMaxSubscriptions = options.maxSubscriptions > 0 ? options.maxSubscriptions : NO_LIMIT;
+    this.subscriptionLimit = minLimit(limits.maxSubscriptions, serverMaxSubscriptions);
+    if (limits.maxSubscriptions !== NO_LIMIT && this.subscriptionLimit !== limits.maxSubscriptions) {
+      log.error({ cid: this.id }, `Max Subscriptions set to ${options.maxSubscriptions} from server overrides account or user config`);
+    }
+    if (this.subscriptionLimit !== NO_LIMIT && this.subscriptionLimit <= 0) {
+      log.error({ cid: this.id }, 'maximum subscriptions exceeded');
+      this.send(errors.ERR_MAX_SUBSCRIPTIONS);
+      this.noSubscriptionsTimer = setTimeout(() => this.close('Maximum Subscriptions Exceeded'), NO_SUBSCRIPTIONS_CLOSE_MS);
+    }
+  }
+
+  /** A user or account JWT's expiry ends the connection, as nats-server does (timers re-armed past 24 days). */
+  private expireAt(time: number, errLine: Buffer): void {
     const delay = time - Date.now();
     this.expiryTimer = setTimeout(() => {
-      if (Date.now() < time) this.expireAt(time);
-      else this.sendErrorAndClose(errors.ERR_USER_AUTHENTICATION_EXPIRED, 'Authentication Expired');
+      if (Date.now() < time) this.expireAt(time, errLine);
+      else this.sendErrorAndClose(errLine, 'Authentication Expired');
     }, Math.min(Math.max(0, delay), MAX_TIMER_MS));
   }
 
@@ -206,6 +260,10 @@ export class Client implements OpSink, LoginClient {
           break;
         case OpKind.PING:
           this.send(PONG);
+          if (this.limitedInfo !== null) {
+            this.send(this.limitedInfo);
+            this.limitedInfo = null;
+          }
           break;
         case OpKind.PONG:
           this.pingsOut = 0;
@@ -359,13 +417,14 @@ export class Client implements OpSink, LoginClient {
       this.send(errors.ERR_INVALID_SUBJECT);
       return;
     }
+    // At the limit, nats-server refuses even a SUB that repeats an existing sid.
+    const max = this.subscriptionLimit ?? (this.shard.options.maxSubscriptions || NO_LIMIT);
+    if (max !== NO_LIMIT && this.subs.size >= max) {
+      this.send(errors.ERR_MAX_SUBSCRIPTIONS);
+      return;
+    }
     const sid = src.toString('latin1', sidOff, sidOff + sidLen);
     if (!this.subs.has(sid)) {
-      const max = this.shard.options.maxSubscriptions;
-      if (max > 0 && this.subs.size >= max) {
-        this.send(errors.ERR_MAX_SUBSCRIPTIONS);
-        return;
-      }
       const sub = new Subscription(this, subject, queue, sid, Buffer.from(sid, 'latin1'));
       this.subs.set(sid, sub);
       this.shard.addSubscription(sub);
@@ -469,6 +528,8 @@ export class Client implements OpSink, LoginClient {
     if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     this.login?.dispose();
     if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    if (this.noSubscriptionsTimer !== null) clearTimeout(this.noSubscriptionsTimer);
+    if (this.inAccountCount) this.shard.leaveAccount(this.account);
     this.clearWriteDeadline();
     for (const sub of this.subs.values()) this.shard.removeSubscription(sub);
     this.subs.clear();

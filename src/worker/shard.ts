@@ -14,6 +14,7 @@ import { FlowControl } from './flow-control.js';
 import { authenticatorFor } from '../auth/authenticator.js';
 import { clientInfo } from '../auth/info.js';
 import { AccountRoutes } from '../auth/imports.js';
+import type { AccountConnections } from '../server/shared-state.js';
 
 /** Counters of one shard, read by the main thread for monitoring. */
 export interface ShardStats {
@@ -67,6 +68,7 @@ export class Shard {
     private readonly info: ServerInfo,
     readonly log: Logger,
     readonly mesh: ShardMesh,
+    private readonly accountConnections: AccountConnections,
   ) {
     this.accountRoutes = AccountRoutes.from(options.accounts, mesh.replySecret);
     this.flow = new FlowControl(options.maxPending / 2, () => mesh.resumeReceiving());
@@ -83,10 +85,24 @@ export class Shard {
     this.flow.currentReader = null;
   }
 
+  /** Takes a place among the `limits.conn` connections of an operator-mode account, over all workers. */
+  enterAccount(account: number, maxConnections: number): boolean {
+    return this.accountConnections.tryAdd(this.mesh.self, account, maxConnections);
+  }
+
+  leaveAccount(account: number): void {
+    this.accountConnections.remove(this.mesh.self, account);
+  }
+
   /** The INFO line that greets a connection. */
   infoLine(socket: Socket, clientId: number): Buffer {
     const auth = authenticatorFor(this.options);
     return encodeInfo(clientInfo(this.info, clientId, socket.remoteAddress ?? '', auth.required, auth.nonceFor(clientId)));
+  }
+
+  /** nats-server's INFO after the first PONG for a client whose JWTs lowered max_payload (no nonce). */
+  limitedInfoLine(socket: Socket, clientId: number, maxPayload: number): Buffer {
+    return encodeInfo(clientInfo({ ...this.info, max_payload: maxPayload }, clientId, socket.remoteAddress ?? '', true, ''));
   }
 
   /** Takes ownership of an accepted connection and greets it with INFO (unless its transport did). */

@@ -8,7 +8,7 @@ import type { ServerInfo } from '../protocol/encoder.js';
 import { selectParser } from '../protocol/backend.js';
 import { createLogger } from '../server/logger.js';
 import type { ServerOptions } from '../server/options.js';
-import { acceptedSlot, LIVE_TOTAL, openSlot } from '../server/shared-state.js';
+import { acceptedSlot, AccountConnections, LIVE_TOTAL, openSlot } from '../server/shared-state.js';
 import { ShardMesh, type MeshBuffers } from './mesh.js';
 import { Shard } from './shard.js';
 import { WorkerStats, type StatsQuery, type WorkerSnapshot } from './stats.js';
@@ -21,6 +21,8 @@ export interface WorkerConfig {
   options: ServerOptions;
   info: ServerInfo;
   counters: Int32Array;
+  /** AccountConnections' shared table, rebuilt here. */
+  accountConnections: { counts: Int32Array; accounts: number };
   mesh: MeshBuffers;
   /** Without the addon the single worker listens itself. */
   listenSelf: boolean;
@@ -49,7 +51,8 @@ const port = parentPort!;
 const log = createLogger(config.options, { worker: config.index });
 const backend = selectParser(config.options.parser);
 const mesh = new ShardMesh(config.mesh, config.index, (region) => post({ type: 'interest-region', worker: config.index, region }));
-const shard = new Shard(config.options, backend.parse, config.info, log, mesh);
+const accountConnections = new AccountConnections(config.accountConnections.counts, config.accountConnections.accounts);
+const shard = new Shard(config.options, backend.parse, config.info, log, mesh, accountConnections);
 mesh.startReceiving((record) => shard.deliverFromPeer(record), shard.flushAll, () => !shard.flow.blocked);
 const counters = config.counters;
 const workerStats = new WorkerStats(shard, config.index);
