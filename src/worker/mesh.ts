@@ -147,15 +147,14 @@ export class ShardMesh {
 
   /**
    * The worker that delivers one message to a queue group: weighted by the members each worker
-   * has in the patterns `entries` (one queue name, every pattern matching the subject), skipping
-   * `exclude`. -1 when no worker has a member.
+   * has in the patterns `entries` (one queue name, every pattern matching the subject). -1 when
+   * no worker has a member.
    */
-  pickWorker(entries: readonly QueueGroup[], exclude: number): number {
+  pickWorker(entries: readonly QueueGroup[]): number {
     const weights = this.weights;
     let total = 0;
     for (let w = 0; w < this.workers; w++) {
-      let count = 0;
-      if (w !== exclude) for (let i = 0; i < entries.length; i++) count += this.directory.memberCount(entries[i].id, w);
+      const count = this.memberCount(entries, w);
       weights[w] = count;
       total += count;
     }
@@ -166,6 +165,24 @@ export class ShardMesh {
       if (target < 0) return w;
     }
     return -1;
+  }
+
+  /**
+   * The first worker after `worker`, in worker order, with members in `entries`; -1 when none has.
+   * A message no member on `worker` could take walks on this way, each worker at most once a round.
+   */
+  nextWorker(entries: readonly QueueGroup[], worker: number): number {
+    for (let step = 1; step < this.workers; step++) {
+      const next = (worker + step) % this.workers;
+      if (this.memberCount(entries, next) > 0) return next;
+    }
+    return -1;
+  }
+
+  private memberCount(entries: readonly QueueGroup[], worker: number): number {
+    let count = 0;
+    for (let i = 0; i < entries.length; i++) count += this.directory.memberCount(entries[i].id, worker);
+    return count;
   }
 
   /** The message being routed goes to `worker` for one of its members of group `groupId`. */
