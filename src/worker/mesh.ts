@@ -52,6 +52,8 @@ const GLOBAL_ACCOUNT = 0;
 export const HOPS_MASK = 0xff;
 export const FLAG_CHECK = 0x100;
 export const FLAG_NO_INTEREST = 0x200;
+/** A singleton service response for the worker that routed its request; the tag is the request's number there. */
+export const FLAG_RESPONSE = 0x400;
 const NO_BYTES = new Uint8Array(0);
 /** Records longer than the ring, or dropped behind a full overflow, are counted here. */
 export interface MeshStats {
@@ -221,18 +223,28 @@ export class ShardMesh {
         this.assignedGroups[w], groupCount, checkTag,
       );
       this.assignedCount[w] = 0;
-      if (result === WriteResult.RING) {
-        sent++;
-        this.stats.forwards++;
-      } else if (result === WriteResult.OVERFLOW) {
-        sent++;
-        this.stats.forwards++;
-        this.overflowed = true;
-      } else {
-        this.stats.dropped++;
-      }
+      if (this.counted(result)) sent++;
     }
     return sent;
+  }
+
+  /** Hands a singleton service response to the worker that routed its request (see FLAG_RESPONSE). */
+  sendResponse(worker: number, msg: MessageView, seq: number): void {
+    this.counted(this.rings.producers[worker]!.write(
+      msg.bytes, msg.account, FLAG_RESPONSE, msg.subjectOffset, msg.subjectLength,
+      msg.replyOffset, msg.replyLength, msg.headerLength, msg.payloadOffset, msg.payloadLength, null, 0, seq,
+    ));
+  }
+
+  /** Counts a record written to a peer; false when it was dropped. */
+  private counted(result: WriteResult): boolean {
+    if (result === WriteResult.DROPPED) {
+      this.stats.dropped++;
+      return false;
+    }
+    this.stats.forwards++;
+    if (result === WriteResult.OVERFLOW) this.overflowed = true;
+    return true;
   }
 
   /** Answers a CHECK-tagged request from `worker`: no subscriber here got it. */

@@ -7,7 +7,7 @@ import { ProtocolReader } from '../protocol/reader.js';
 import * as errors from '../protocol/errors.js';
 import { Sublist, type SublistResult } from '../sublist/sublist.js';
 import { Client, Subscription, type CloseReason } from './client.js';
-import { FLAG_CHECK, FLAG_NO_INTEREST, HOPS_MASK, type ShardMesh } from './mesh.js';
+import { FLAG_CHECK, FLAG_NO_INTEREST, FLAG_RESPONSE, HOPS_MASK, type ShardMesh } from './mesh.js';
 import type { RingRecord } from './ring.js';
 import { InboundMessage, type MessageView } from './message.js';
 import { FlowControl } from './flow-control.js';
@@ -70,7 +70,7 @@ export class Shard {
     readonly mesh: ShardMesh,
   ) {
     this.lastCheckTag = mesh.self;
-    this.accountRoutes = AccountRoutes.from(options.accounts, mesh.replySecret);
+    this.accountRoutes = AccountRoutes.from(options.accounts, mesh.replySecret, mesh.self);
     this.flow = new FlowControl(options.maxPending / 2, () => mesh.resumeReceiving());
   }
 
@@ -153,7 +153,7 @@ export class Shard {
     const checkTag = own === null ? 0 : this.nextCheckTag();
     const forwarded = this.forwardToPeers(msg, checkTag);
     // A request a service import took has its responder in the exporting account.
-    const routed = this.accountRoutes === null ? 0 : this.accountRoutes.route(msg, this.deliverImported);
+    const routed = this.accountRoutes === null ? 0 : this.accountRoutes.route(msg, this.deliverImported, this.handOffResponse);
     if (own === null || routed > 0) return;
     const reply = Buffer.from(msg.bytes.subarray(msg.replyOffset, msg.replyOffset + msg.replyLength));
     if (forwarded === 0) this.sendNoResponders(own, reply);
@@ -206,6 +206,12 @@ export class Shard {
     this.forwardToPeers(msg, 0);
   };
 
+  /** A singleton service response goes to the worker that routed its request, which lets the first through. */
+  private readonly handOffResponse = (response: MessageView, worker: number, seq: number): void => {
+    this.mesh.sendResponse(worker, response, seq);
+    this.scheduleFlush();
+  };
+
   /** The requester's own subscription that the reply subject reaches, if any. */
   private replySubscription(publisher: Client, msg: MessageView): Subscription | null {
     const plain = this.sublistOf(msg.account).matchBytes(msg.bytes, msg.replyOffset, msg.replyLength).plain;
@@ -246,6 +252,10 @@ export class Shard {
   deliverFromPeer(record: RingRecord): void {
     if ((record.flags & FLAG_NO_INTEREST) !== 0) {
       this.checkResult(record);
+      return;
+    }
+    if ((record.flags & FLAG_RESPONSE) !== 0) {
+      if (this.accountRoutes?.claim(record.tag) === true) this.deliverImported(record);
       return;
     }
     const hops = record.flags & HOPS_MASK;
