@@ -96,8 +96,7 @@ export function readAuthorization(entry: ConfEntry, problem: ProblemSink): Autho
 
 /**
  * The `accounts` block: a map of account names to { users, exports, imports }. Each account is a
- * subject space of its own; stream exports and imports connect them (service imports are not
- * supported yet and are refused).
+ * subject space of its own; stream and service exports and imports connect them.
  */
 export function readAccounts(entry: ConfEntry, problem: ProblemSink): AccountConfig[] {
   if (!isMap(entry.value)) {
