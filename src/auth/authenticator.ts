@@ -157,7 +157,7 @@ export class Authenticator {
         const mapped = certificateNames.map((name) => this.users.get(name)).find((known) => known !== undefined);
         return mapped === undefined ? null : this.checkSecret(mapped.config.password, pass, mapped.identity);
       }
-      if (user === '' && pass === '' && str(credentials.auth_token) === '' && this.noAuthUser !== null) return this.noAuthUser.identity;
+      if (user === '' && pass === '' && str(credentials.auth_token) === '' && this.noAuthUser !== null) return this.noAuthUserLogin(this.noAuthUser);
       if (user === '') return null;
       const known = this.users.get(user);
       if (known === undefined) return null;
@@ -203,6 +203,15 @@ export class Authenticator {
     };
     const task = { kind: 'user-jwt', token, issuer: checked.claims.iss, userKey: checked.claims.sub, nonce, signature: sig, bearer } as const;
     return this.verified(this.pool.verify(task), identity);
+  }
+
+  /**
+   * A CONNECT without credentials: nats-server compares the no_auth_user's password with itself
+   * (it copies it into the client's options), so a plain password passes and a bcrypt hash, which
+   * is not its own password, fails. A client that sends no CONNECT at all is never compared.
+   */
+  private noAuthUserLogin(known: KnownUser): Identity | null {
+    return isBcrypt(known.config.password) ? null : known.identity;
   }
 
   private checkSecret(expected: string, given: string, identity: Identity): AuthResult {

@@ -6,11 +6,11 @@
 import type { ConfEntry, ConfMap, ConfValue } from '../config/conf-parser.js';
 import { parseDuration } from '../config/units.js';
 import { isValidSubject, subjectIsLiteral } from '../sublist/subject.js';
-import { subjectIsSubsetMatch } from './subjects.js';
 import type { ServerOptions } from '../server/options.js';
 import { readFileSync } from 'node:fs';
 import { OperatorTrust } from './jwt.js';
 import { decodePublicUserKey } from './nkey.js';
+import { authorizingExport } from './imports.js';
 import {
   DEFAULT_RESPONSE_PERMISSION,
   emptyAuthorization,
@@ -21,6 +21,7 @@ import {
   type StreamImportConfig,
   type Permissions,
   type ResponsePermission,
+  type ServiceResponseType,
   type SubjectPermission,
   type UserConfig,
 } from './options.js';
@@ -95,8 +96,7 @@ export function readAuthorization(entry: ConfEntry, problem: ProblemSink): Autho
 
 /**
  * The `accounts` block: a map of account names to { users, exports, imports }. Each account is a
- * subject space of its own; stream exports and imports connect them (service imports are not
- * supported yet and are refused).
+ * subject space of its own; stream and service exports and imports connect them.
  */
 export function readAccounts(entry: ConfEntry, problem: ProblemSink): AccountConfig[] {
   if (!isMap(entry.value)) {
@@ -144,13 +144,7 @@ function checkImports(entry: ConfEntry, accounts: readonly AccountConfig[], prob
       problem(entry, `"${imported.account}" account not defined for ${kind} import`);
       return;
     }
-    const authorized = source.exports.some(
-      (exported) =>
-        exported.kind === kind &&
-        subjectIsSubsetMatch(imported.subject, exported.subject) &&
-        (exported.accounts === null || exported.accounts.includes(importer.name)),
-    );
-    if (!authorized) problem(entry, `Error adding ${kind} import "${imported.subject}": ${kind} import not authorized`);
+    if (authorizingExport(source, kind, importer.name, imported.subject) === undefined) problem(entry, `Error adding ${kind} import "${imported.subject}": ${kind} import not authorized`);
   };
   for (const importer of accounts) {
     for (const imported of importer.imports) check(importer, 'stream', imported);
@@ -170,6 +164,8 @@ function readExports(entry: ConfEntry, problem: ProblemSink): ExportConfig[] {
       continue;
     }
     const exported: ExportConfig = { kind: 'stream', subject: '', accounts: null };
+    /** Response keys, checked once the kind is known (nats-server: only services take them). */
+    const responseKeys: ConfEntry[] = [];
     for (const [rawKey, item] of value) {
       const key = rawKey.toLowerCase();
       if (key === 'stream' || key === 'service') {
@@ -178,14 +174,69 @@ function readExports(entry: ConfEntry, problem: ProblemSink): ExportConfig[] {
         if (!isValidSubject(exported.subject)) problem(item, `Export subject ${JSON.stringify(exported.subject)} is not valid`);
       } else if (key === 'accounts') {
         exported.accounts = Array.isArray(item.value) ? item.value.map(String) : [String(item.value)];
+      } else if (RESPONSE_TYPE_KEYS.has(key)) {
+        if (exported.responseType !== undefined) problem(item, 'Duplicate response type definition');
+        exported.responseType = readResponseType(item, problem);
+        responseKeys.push(item);
+      } else if (RESPONSE_THRESHOLD_KEYS.has(key)) {
+        if (exported.responseThresholdMs !== undefined) problem(item, 'Duplicate response threshold detected');
+        exported.responseThresholdMs = readResponseThreshold(item, problem);
+        responseKeys.push(item);
       } else if (!item.usedAsVariable) {
+        // `latency` among them: its reports go to a system account, which natrium does not have.
         problem(item, `"${rawKey}" is not supported by natrium yet`);
       }
     }
     if (exported.subject === '') problem(entry, 'Export requires a stream or service subject');
+    if (exported.kind === 'stream') for (const item of responseKeys) problem(item, 'Detected response directive on non-service');
     exports.push(exported);
   }
   return exports;
+}
+
+const RESPONSE_TYPE_KEYS = new Set(['response', 'response_type']);
+const RESPONSE_THRESHOLD_KEYS = new Set(['threshold', 'response_threshold', 'response_max_time', 'response_time']);
+
+function readResponseType(item: ConfEntry, problem: ProblemSink): ServiceResponseType {
+  if (typeof item.value !== 'string') {
+    problem(item, `Expected response type to be string, got ${goTypeName(item.value)}`);
+    return 'singleton';
+  }
+  switch (item.value.toLowerCase()) {
+    case 'single':
+    case 'singleton':
+      return 'singleton';
+    case 'stream':
+      return 'stream';
+    case 'chunk':
+    case 'chunked':
+      return 'chunked';
+    default:
+      problem(item, `Unknown response type: ${JSON.stringify(item.value)}`);
+      return 'singleton';
+  }
+}
+
+/** A Go duration ("30s", "2m", "1m30s"); a bare number other than 0 is not one. */
+function readResponseThreshold(item: ConfEntry, problem: ProblemSink): number {
+  const value = item.value;
+  if (typeof value === 'string' && (value.trim() === '0' || !/^\s*[\d.]+\s*$/.test(value))) {
+    try {
+      return parseDuration(value);
+    } catch {
+      // reported below
+    }
+  }
+  problem(item, `Expected response threshold to be a parseable time duration, got ${typeof value === 'string' ? JSON.stringify(value) : goTypeName(value)}`);
+  return 0;
+}
+
+/** The Go type nats-server names in its messages for a config value. */
+function goTypeName(value: ConfValue): string {
+  if (typeof value === 'number') return Number.isInteger(value) ? 'int64' : 'float64';
+  if (typeof value === 'boolean') return 'bool';
+  if (Array.isArray(value)) return '[]interface {}';
+  return isMap(value) ? 'map[string]interface {}' : 'string';
 }
 
 function readImports(entry: ConfEntry, account: AccountConfig, problem: ProblemSink): void {
@@ -213,6 +264,10 @@ function readImports(entry: ConfEntry, account: AccountConfig, problem: ProblemS
         imported.prefix = text(item, rawKey, problem);
       } else if (key === 'to') {
         imported.to = text(item, rawKey, problem);
+      } else if (key === 'share') {
+        // `share: true` hands the exporter the requester's details (user, host, start, ...) in Nats-Request-Info.
+        if (typeof item.value !== 'boolean') problem(item, `Expected share to be a boolean, got ${goTypeName(item.value)}`);
+        else if (item.value) problem(item, '"share: true" is not supported by natrium yet');
       } else if (!item.usedAsVariable) {
         problem(item, `Unknown field ${JSON.stringify(rawKey)} parsing import service or stream`);
       }

@@ -8,7 +8,10 @@
  *   exporter publishes there goes back to the importing account on the original reply subject.
  *   The `_R_.` subject carries the importing account, the original reply and an expiry, sealed
  *   with an HMAC whose key every worker shares, so any worker can route a response and a client
- *   cannot forge one into another account.
+ *   cannot forge one into another account. A singleton service (nats-server's default response
+ *   type) lets only the first response through: the `_R_.` subject also names the worker that
+ *   routed the request and a sequence number, and that worker keeps one bit per sequence, set by
+ *   the first response (a response answered on another worker is handed to it first).
  *
  * Routes are subject indexes per account, so a publish in an account without imports or exports
  * costs one array read.
@@ -16,7 +19,8 @@
 import { createHmac } from 'node:crypto';
 import { Sublist } from '../sublist/sublist.js';
 import { InboundMessage, type MessageView } from '../worker/message.js';
-import type { AccountConfig } from './options.js';
+import { subjectIsSubsetMatch } from './subjects.js';
+import type { AccountConfig, ExportConfig } from './options.js';
 
 interface StreamRoute {
   /** The imported subject (pattern) in the exporting account. */
@@ -38,12 +42,35 @@ interface ServiceRoute {
   readonly target: number;
   /** The exported subject when the import renames it (`to`); null to keep the subject. */
   readonly targetSubject: Buffer | null;
+  /** Only the first response goes back (response type singleton). */
+  readonly singleton: boolean;
+  /** How long responses may come (the export's response threshold). */
+  readonly windowMs: number;
 }
+
+/** Where a sealed `_R_.` subject sends its responses. */
+export interface OpenedReply {
+  account: number;
+  reply: string;
+  /** The worker that routed the request and its sequence number there; 0 when any number of responses may come. */
+  worker: number;
+  seq: number;
+}
+
+/** Hands a singleton response to the worker that routed its request: only there can it be claimed. */
+export type ResponseHandOff = (response: MessageView, worker: number, seq: number) => void;
 
 const EMPTY = Buffer.alloc(0);
 const REPLY_PREFIX = '_R_.';
 /** nats-server's default response threshold: how long a response may take. */
 const RESPONSE_WINDOW_MS = 2 * 60_000;
+/**
+ * Singleton requests a worker tells apart, one bit each: a response to a request more than this
+ * many requests old is dropped as if it came too late (at 2 minutes per window, about 35,000
+ * requests a second per worker).
+ */
+const CLAIM_BITS = 1 << 22;
+const SEQ_MODULUS = 0x80000000;
 const MAC_BYTES = 9;
 const HEADER_START = Buffer.from('NATS/1.0\r\n', 'latin1');
 
@@ -64,9 +91,15 @@ export class AccountRoutes {
   /** By account id: the header line a service request from it carries (nats-server's request info). */
   private readonly requestInfo: Buffer[] = [];
 
+  /** Bit per singleton sequence (mod CLAIM_BITS): set once a response went back. */
+  private readonly answered = new Int32Array(CLAIM_BITS >> 5);
+  private lastSeq = 0;
+
   private constructor(
     accounts: readonly AccountConfig[],
     private readonly secret: Uint8Array,
+    /** This worker: singleton responses are claimed where their request was routed. */
+    private readonly self: number,
   ) {
     const ids = new Map(accounts.map((account, i) => [account.name, i + 1]));
     accounts.forEach((account, i) => {
@@ -88,26 +121,31 @@ export class AccountRoutes {
         const exporter = ids.get(entry.account);
         if (exporter === undefined) continue;
         this.answers[exporter] = true;
+        const exported = authorizingExport(accounts[exporter - 1], 'service', account.name, entry.subject);
         (this.servicesOf[i + 1] ??= new Sublist<ServiceRoute>({ cacheMax: 256, cacheSweep: 128 })).insert({
           subject: entry.to === '' ? entry.subject : entry.to,
           queue: null,
           target: exporter,
           targetSubject: entry.to === '' ? null : Buffer.from(entry.subject, 'latin1'),
+          singleton: (exported?.responseType ?? 'singleton') === 'singleton',
+          // A threshold of 0 is no threshold: the default window.
+          windowMs: exported?.responseThresholdMs || RESPONSE_WINDOW_MS,
         });
       }
     });
   }
 
-  static from(accounts: readonly AccountConfig[], secret: Uint8Array): AccountRoutes | null {
+  static from(accounts: readonly AccountConfig[], secret: Uint8Array, self = 0): AccountRoutes | null {
     const any = accounts.some((account) => account.imports.length > 0 || account.serviceImports.length > 0);
-    return any ? new AccountRoutes(accounts, secret) : null;
+    return any ? new AccountRoutes(accounts, secret, self) : null;
   }
 
   /**
-   * Hands `deliver` the message once per route that takes it, renamed and in its new account.
+   * Hands `deliver` the message once per route that takes it, renamed and in its new account; a
+   * singleton response whose request another worker routed goes to `handOff` instead.
    * Returns how many service routes took it (a request that went to a service has a responder).
    */
-  route(msg: MessageView, deliver: (routed: MessageView) => void): number {
+  route(msg: MessageView, deliver: (routed: MessageView) => void, handOff: ResponseHandOff): number {
     const account = msg.account;
     const streams = this.streamsFrom[account];
     if (streams !== undefined) {
@@ -125,7 +163,7 @@ export class AccountRoutes {
       const matched = routes.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength).plain;
       for (let i = 0; i < matched.length; i++) {
         const route = matched[i];
-        const reply = msg.replyLength > 0 ? this.sealReply(account, msg.bytes.toString('latin1', msg.replyOffset, msg.replyOffset + msg.replyLength)) : EMPTY;
+        const reply = msg.replyLength > 0 ? this.sealReply(account, msg.bytes.toString('latin1', msg.replyOffset, msg.replyOffset + msg.replyLength), route) : EMPTY;
         const info = this.requestInfo[account];
         if (route.targetSubject !== null) this.build(msg, route.target, route.targetSubject, 0, route.targetSubject.length, EMPTY, reply, 0, reply.length, 0, 0, info);
         else this.build(msg, route.target, msg.bytes, msg.subjectOffset, msg.subjectLength, EMPTY, reply, 0, reply.length, 0, 0, info);
@@ -138,7 +176,9 @@ export class AccountRoutes {
       if (opened !== null) {
         const subject = Buffer.from(opened.reply, 'latin1');
         this.build(msg, opened.account, subject, 0, subject.length, EMPTY, EMPTY, 0, 0);
-        deliver(this.message);
+        if (opened.seq === 0) deliver(this.message);
+        else if (opened.worker !== this.self) handOff(this.message, opened.worker, opened.seq);
+        else if (this.claim(opened.seq)) deliver(this.message);
       }
     }
     return services;
@@ -206,22 +246,59 @@ export class AccountRoutes {
     return createHmac('sha256', this.secret).update(body).digest().subarray(0, MAC_BYTES).toString('base64url');
   }
 
-  /** `_R_.<mac>.<expiry>.<account>.<reply>`: where a response to this request goes, sealed. */
-  sealReply(account: number, reply: string): Buffer {
-    const body = `${Math.ceil((Date.now() + RESPONSE_WINDOW_MS) / 1000).toString(36)}.${account}.${reply}`;
+  /**
+   * `_R_.<mac>.<expiry>.<account>.<worker>.<seq>.<reply>`: where a response to this request goes,
+   * until when, and for a singleton the request's number on this worker (0 for a streamed one).
+   */
+  sealReply(account: number, reply: string, route: Pick<ServiceRoute, 'singleton' | 'windowMs'>): Buffer {
+    const seq = route.singleton ? this.nextSeq() : 0;
+    const expiry = Math.ceil((Date.now() + route.windowMs) / 1000).toString(36);
+    const body = `${expiry}.${account}.${this.self}.${seq}.${reply}`;
     return Buffer.from(`${REPLY_PREFIX}${this.mac(body)}.${body}`, 'latin1');
   }
 
-  /** The account and reply subject a sealed `_R_.` subject stands for; null if forged or expired. */
-  openReply(subject: string): { account: number; reply: string } | null {
+  /** Where a sealed `_R_.` subject sends its responses; null if forged or expired. */
+  openReply(subject: string): OpenedReply | null {
     const macEnd = subject.indexOf('.', REPLY_PREFIX.length);
     if (macEnd < 0) return null;
     const body = subject.slice(macEnd + 1);
     if (this.mac(body) !== subject.slice(REPLY_PREFIX.length, macEnd)) return null;
-    const expiryEnd = body.indexOf('.');
-    const accountEnd = body.indexOf('.', expiryEnd + 1);
-    if (expiryEnd < 0 || accountEnd < 0) return null;
-    if (parseInt(body.slice(0, expiryEnd), 36) * 1000 < Date.now()) return null;
-    return { account: Number(body.slice(expiryEnd + 1, accountEnd)), reply: body.slice(accountEnd + 1) };
+    const fields = body.split('.', 4);
+    if (fields.length < 4) return null;
+    if (parseInt(fields[0], 36) * 1000 < Date.now()) return null;
+    const replyStart = fields[0].length + fields[1].length + fields[2].length + fields[3].length + 4;
+    return { account: Number(fields[1]), worker: Number(fields[2]), seq: Number(fields[3]), reply: body.slice(replyStart) };
   }
+
+  private nextSeq(): number {
+    const seq = this.lastSeq + 1 === SEQ_MODULUS ? 1 : this.lastSeq + 1;
+    this.lastSeq = seq;
+    const bit = seq % CLAIM_BITS;
+    this.answered[bit >> 5] &= ~(1 << (bit & 31));
+    return seq;
+  }
+
+  /**
+   * The first response to singleton request `seq` of this worker claims it: true once, then false
+   * (also for a request so old that its bit was reused).
+   */
+  claim(seq: number): boolean {
+    const age = (this.lastSeq - seq + SEQ_MODULUS) % SEQ_MODULUS;
+    if (age >= CLAIM_BITS) return false;
+    const bit = seq % CLAIM_BITS;
+    const mask = 1 << (bit & 31);
+    if ((this.answered[bit >> 5] & mask) !== 0) return false;
+    this.answered[bit >> 5] |= mask;
+    return true;
+  }
+}
+
+/** The export of `exporter` that lets account `importer` import `subject` as a stream or service; undefined if none does. */
+export function authorizingExport(exporter: AccountConfig, kind: ExportConfig['kind'], importer: string, subject: string): ExportConfig | undefined {
+  return exporter.exports.find(
+    (exported) =>
+      exported.kind === kind &&
+      subjectIsSubsetMatch(subject, exported.subject) &&
+      (exported.accounts === null || exported.accounts.includes(importer)),
+  );
 }

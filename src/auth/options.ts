@@ -47,7 +47,13 @@ export interface ExportConfig {
   subject: string;
   /** Account names allowed to import; null = every account. */
   accounts: string[] | null;
+  /** Services: how many responses a request may get (`response_type`); default singleton, one. */
+  responseType?: ServiceResponseType;
+  /** Services: how long responses may come (`response_threshold`), milliseconds; default 2 minutes. */
+  responseThresholdMs?: number;
 }
+
+export type ServiceResponseType = 'singleton' | 'stream' | 'chunked';
 
 /** `imports` entry for a stream: messages of `account` on `subject` arrive here renamed. */
 export interface StreamImportConfig {

@@ -52,6 +52,8 @@ const GLOBAL_ACCOUNT = 0;
 export const HOPS_MASK = 0xff;
 export const FLAG_CHECK = 0x100;
 export const FLAG_NO_INTEREST = 0x200;
+/** A singleton service response for the worker that routed its request; the tag is the request's number there. */
+export const FLAG_RESPONSE = 0x400;
 const NO_BYTES = new Uint8Array(0);
 /** Records longer than the ring, or dropped behind a full overflow, are counted here. */
 export interface MeshStats {
@@ -147,15 +149,14 @@ export class ShardMesh {
 
   /**
    * The worker that delivers one message to a queue group: weighted by the members each worker
-   * has in the patterns `entries` (one queue name, every pattern matching the subject), skipping
-   * `exclude`. -1 when no worker has a member.
+   * has in the patterns `entries` (one queue name, every pattern matching the subject). -1 when
+   * no worker has a member.
    */
-  pickWorker(entries: readonly QueueGroup[], exclude: number): number {
+  pickWorker(entries: readonly QueueGroup[]): number {
     const weights = this.weights;
     let total = 0;
     for (let w = 0; w < this.workers; w++) {
-      let count = 0;
-      if (w !== exclude) for (let i = 0; i < entries.length; i++) count += this.directory.memberCount(entries[i].id, w);
+      const count = this.memberCount(entries, w);
       weights[w] = count;
       total += count;
     }
@@ -166,6 +167,24 @@ export class ShardMesh {
       if (target < 0) return w;
     }
     return -1;
+  }
+
+  /**
+   * The first worker after `worker`, in worker order, with members in `entries`; -1 when none has.
+   * A message no member on `worker` could take walks on this way, each worker at most once a round.
+   */
+  nextWorker(entries: readonly QueueGroup[], worker: number): number {
+    for (let step = 1; step < this.workers; step++) {
+      const next = (worker + step) % this.workers;
+      if (this.memberCount(entries, next) > 0) return next;
+    }
+    return -1;
+  }
+
+  private memberCount(entries: readonly QueueGroup[], worker: number): number {
+    let count = 0;
+    for (let i = 0; i < entries.length; i++) count += this.directory.memberCount(entries[i].id, worker);
+    return count;
   }
 
   /** The message being routed goes to `worker` for one of its members of group `groupId`. */
@@ -204,18 +223,28 @@ export class ShardMesh {
         this.assignedGroups[w], groupCount, checkTag,
       );
       this.assignedCount[w] = 0;
-      if (result === WriteResult.RING) {
-        sent++;
-        this.stats.forwards++;
-      } else if (result === WriteResult.OVERFLOW) {
-        sent++;
-        this.stats.forwards++;
-        this.overflowed = true;
-      } else {
-        this.stats.dropped++;
-      }
+      if (this.counted(result)) sent++;
     }
     return sent;
+  }
+
+  /** Hands a singleton service response to the worker that routed its request (see FLAG_RESPONSE). */
+  sendResponse(worker: number, msg: MessageView, seq: number): void {
+    this.counted(this.rings.producers[worker]!.write(
+      msg.bytes, msg.account, FLAG_RESPONSE, msg.subjectOffset, msg.subjectLength,
+      msg.replyOffset, msg.replyLength, msg.headerLength, msg.payloadOffset, msg.payloadLength, null, 0, seq,
+    ));
+  }
+
+  /** Counts a record written to a peer; false when it was dropped. */
+  private counted(result: WriteResult): boolean {
+    if (result === WriteResult.DROPPED) {
+      this.stats.dropped++;
+      return false;
+    }
+    this.stats.forwards++;
+    if (result === WriteResult.OVERFLOW) this.overflowed = true;
+    return true;
   }
 
   /** Answers a CHECK-tagged request from `worker`: no subscriber here got it. */

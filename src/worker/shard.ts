@@ -7,7 +7,7 @@ import { ProtocolReader } from '../protocol/reader.js';
 import * as errors from '../protocol/errors.js';
 import { Sublist, type SublistResult } from '../sublist/sublist.js';
 import { Client, Subscription, type CloseReason } from './client.js';
-import { FLAG_CHECK, FLAG_NO_INTEREST, HOPS_MASK, type ShardMesh } from './mesh.js';
+import { FLAG_CHECK, FLAG_NO_INTEREST, FLAG_RESPONSE, HOPS_MASK, type ShardMesh } from './mesh.js';
 import type { RingRecord } from './ring.js';
 import { InboundMessage, type MessageView } from './message.js';
 import { FlowControl } from './flow-control.js';
@@ -55,7 +55,8 @@ export class Shard {
   readonly flow: FlowControl;
   /** Requests forwarded with a no-responders check, by tag, until every peer answered. */
   private readonly pendingChecks = new Map<number, PendingCheck>();
-  private lastCheckTag = 0;
+  /** Tags of this worker are ≡ self (mod workers), so any worker can tell a tag's origin. */
+  private lastCheckTag: number;
   /** The message of the PUB being handled; refilled per op, never retained. */
   readonly inbound = new InboundMessage();
   private flushScheduled = false;
@@ -70,7 +71,8 @@ export class Shard {
     readonly mesh: ShardMesh,
     private readonly accountConnections: AccountConnections,
   ) {
-    this.accountRoutes = AccountRoutes.from(options.accounts, mesh.replySecret);
+    this.lastCheckTag = mesh.self;
+    this.accountRoutes = AccountRoutes.from(options.accounts, mesh.replySecret, mesh.self);
     this.flow = new FlowControl(options.maxPending / 2, () => mesh.resumeReceiving());
   }
 
@@ -167,14 +169,17 @@ export class Shard {
     const checkTag = own === null ? 0 : this.nextCheckTag();
     const forwarded = this.forwardToPeers(msg, checkTag);
     // A request a service import took has its responder in the exporting account.
-    const routed = this.accountRoutes === null ? 0 : this.accountRoutes.route(msg, this.deliverImported);
+    const routed = this.accountRoutes === null ? 0 : this.accountRoutes.route(msg, this.deliverImported, this.handOffResponse);
     if (own === null || routed > 0) return;
     const reply = Buffer.from(msg.bytes.subarray(msg.replyOffset, msg.replyOffset + msg.replyLength));
     if (forwarded === 0) this.sendNoResponders(own, reply);
     else this.trackCheck(checkTag, own, reply, forwarded);
   }
 
-  /** One member of each queue group the message reaches: here, or on the worker picked for it. */
+  /**
+   * One member of each queue group the message reaches: here, or on the worker picked for it. When
+   * no member here takes it (a deny filter, echo off), the next worker with members gets the group.
+   */
   private routeQueueGroups(local: SublistResult<Subscription>, skipOwn: Client | null, msg: MessageView): number {
     const accountGroups = this.mesh.groupsOf(msg.account);
     if (accountGroups.count === 0) return 0;
@@ -182,12 +187,13 @@ export class Shard {
     const groups = accountGroups.matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength).queues;
     for (let g = 0; g < groups.length; g++) {
       const entries = groups[g];
-      const worker = this.mesh.pickWorker(entries, -1);
+      let worker = this.mesh.pickWorker(entries);
       if (worker === this.mesh.self) {
-        delivered += this.deliverToQueue(local, entries[0].queue, skipOwn, msg);
-      } else if (worker >= 0) {
-        this.mesh.assign(worker, entries[0].id);
+        const done = this.deliverToQueue(local, entries[0].queue, skipOwn, msg);
+        delivered += done;
+        worker = done > 0 ? -1 : this.mesh.nextWorker(entries, this.mesh.self);
       }
+      if (worker >= 0) this.mesh.assign(worker, entries[0].id);
     }
     return delivered;
   }
@@ -216,6 +222,12 @@ export class Shard {
     this.forwardToPeers(msg, 0);
   };
 
+  /** A singleton service response goes to the worker that routed its request, which lets the first through. */
+  private readonly handOffResponse = (response: MessageView, worker: number, seq: number): void => {
+    this.mesh.sendResponse(worker, response, seq);
+    this.scheduleFlush();
+  };
+
   /** The requester's own subscription that the reply subject reaches, if any. */
   private replySubscription(publisher: Client, msg: MessageView): Subscription | null {
     const plain = this.sublistOf(msg.account).matchBytes(msg.bytes, msg.replyOffset, msg.replyLength).plain;
@@ -224,7 +236,8 @@ export class Shard {
   }
 
   private nextCheckTag(): number {
-    this.lastCheckTag = this.lastCheckTag === 0x7fffffff ? 1 : this.lastCheckTag + 1;
+    const workers = this.mesh.workers;
+    this.lastCheckTag = this.lastCheckTag > 0x7fffffff - workers ? this.mesh.self + workers : this.lastCheckTag + workers;
     return this.lastCheckTag;
   }
 
@@ -248,12 +261,17 @@ export class Shard {
 
   /**
    * A message another shard forwarded: every local plain subscriber gets it, and one local member
-   * of each queue group the sender assigned here. If that group has no local member any more, the
-   * message goes on to another worker that has one (at most `workers` hops).
+   * of each queue group the sender assigned here. If no local member takes it (the members left, or
+   * their deny filters drop the subject), the message goes on to the next worker that has members,
+   * in worker order, so that within `workers` hops every worker with members had its turn.
    */
   deliverFromPeer(record: RingRecord): void {
     if ((record.flags & FLAG_NO_INTEREST) !== 0) {
       this.checkResult(record);
+      return;
+    }
+    if ((record.flags & FLAG_RESPONSE) !== 0) {
+      if (this.accountRoutes?.claim(record.tag) === true) this.deliverImported(record);
       return;
     }
     const hops = record.flags & HOPS_MASK;
@@ -261,7 +279,8 @@ export class Shard {
     // A re-forwarded queue message (hops > 0) is only for its group: plain subscribers here got
     // the original record already.
     let delivered = hops === 0 ? this.deliverPlain(local, null, record) : 0;
-    let reassigned = false;
+    let reassignedTo = -1;
+    let reassignedToSeveral = false;
     for (let i = 0; i < record.groupCount; i++) {
       const group = this.mesh.groupById(record.group(i));
       const done = this.deliverToQueue(local, group.queue, null, record);
@@ -269,46 +288,56 @@ export class Shard {
       if (done > 0 || hops >= this.mesh.workers) continue;
       const all = this.mesh.groupsOf(record.account).matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
       const entries = findQueue(all, group.queue);
-      const worker = entries === null ? -1 : this.mesh.pickWorker(entries, this.mesh.self);
+      const worker = entries === null ? -1 : this.mesh.nextWorker(entries, this.mesh.self);
       if (worker >= 0) {
         this.mesh.assign(worker, group.id);
-        reassigned = true;
+        if (reassignedTo >= 0 && reassignedTo !== worker) reassignedToSeveral = true;
+        reassignedTo = worker;
       }
     }
-    if (reassigned) this.mesh.forward(record, hops + 1, false);
+    // A request nobody here took that walks on to one worker carries the check with it: that
+    // worker answers the origin (tag % workers) if it has no one either.
+    const check = (record.flags & FLAG_CHECK) !== 0 && delivered === 0;
+    if (reassignedTo >= 0) this.mesh.forward(record, hops + 1, false, check && !reassignedToSeveral ? record.tag : 0);
     // Only "no one here" is answered: a request that found its responder costs no extra message.
-    // A re-forwarded queue message counts as delivered: its new worker has the member.
-    if ((record.flags & FLAG_CHECK) !== 0 && delivered === 0 && !reassigned) this.mesh.sendNoInterest(record.from, record.tag);
+    else if (check) this.mesh.sendNoInterest(record.tag % this.mesh.workers, record.tag);
   }
 
+  /** Every local plain subscriber; returns how many got the message (a request with none is owed a 503). */
   private deliverPlain(local: SublistResult<Subscription>, skipOwn: Client | null, msg: MessageView): number {
     let delivered = 0;
     const plain = local.plain;
     for (let i = 0; i < plain.length; i++) {
       const sub = plain[i];
-      if (sub.client === skipOwn) continue;
-      this.deliver(sub, msg);
-      delivered++;
+      if (sub.client !== skipOwn && this.deliver(sub, msg)) delivered++;
     }
     return delivered;
   }
 
-  /** One local member of queue `name` at random; returns 1 if one got the message. */
+  /**
+   * One local member of queue `name`: starting at a random one, the first that takes the message
+   * (nats-server tries the next member when one's deny filter drops it). Returns 1 if one did.
+   */
   private deliverToQueue(local: SublistResult<Subscription>, name: string, skipOwn: Client | null, msg: MessageView): number {
     const members = findQueue(local, name);
-    const sub = members === null ? null : pickQueueMember(members, skipOwn);
-    if (sub === null) return 0;
-    this.deliver(sub, msg);
-    return 1;
+    if (members === null) return 0;
+    const n = members.length;
+    const start = (Math.random() * n) | 0;
+    for (let i = 0; i < n; i++) {
+      const sub = members[(start + i) % n];
+      if (sub.client !== skipOwn && this.deliver(sub, msg)) return 1;
+    }
+    return 0;
   }
 
-  private deliver(sub: Subscription, msg: MessageView): void {
+  /** False when the subscriber cannot take the message: its connection closed, or its deny filter. */
+  private deliver(sub: Subscription, msg: MessageView): boolean {
     const client = sub.client;
-    if (client.closed) return;
+    if (client.closed) return false;
     const perms = client.permissions;
     if (perms !== null) {
       // A wildcard subscription does not bring what the subscribe deny list names (nats-server).
-      if (perms.filtersDelivery && perms.rules.deliveryDenied(msg.bytes, msg.subjectOffset, msg.subjectLength)) return;
+      if (perms.filtersDelivery && perms.rules.deliveryDenied(msg.bytes, msg.subjectOffset, msg.subjectLength)) return false;
       if (msg.replyLength > 0) perms.noteReply(msg.bytes, msg.replyOffset, msg.replyLength);
     }
     // A subscriber that did not announce headers gets the message without them.
@@ -322,6 +351,7 @@ export class Shard {
     if (client.pendingBytes() > this.flow.stallThreshold) this.flow.consumerOverThreshold(client);
     sub.delivered++;
     if (sub.max > 0 && sub.delivered >= sub.max) client.removeSubscription(sub);
+    return true;
   }
 
   /** `HMSG <reply> <sid> 16 16` + `NATS/1.0 503` to the requester's own subscription on the reply subject. */
@@ -384,14 +414,3 @@ function findQueue<S extends { readonly queue: string | null }>(result: SublistR
   return null;
 }
 
-/** One member of a queue group at random, skipping the publisher's own when echo is off. */
-function pickQueueMember(members: readonly Subscription[], skipOwn: Client | null): Subscription | null {
-  const n = members.length;
-  if (n === 0) return null;
-  const start = (Math.random() * n) | 0;
-  for (let i = 0; i < n; i++) {
-    const sub = members[(start + i) % n];
-    if (sub.client !== skipOwn && !sub.client.closed) return sub;
-  }
-  return null;
-}

@@ -11,6 +11,11 @@ const ACCOUNTS: AccountConfig[] = [
   { name: 'B', users: [], exports: [], imports: [{ account: 'A', subject: 'news.>', prefix: 'a', to: '' }], serviceImports: [{ account: 'A', subject: 'help.>', to: '' }] },
 ];
 
+/** With one worker every singleton response is claimed where it arrives. */
+function noHandOff(): never {
+  throw new Error('a response was handed to another worker');
+}
+
 function message(account: number, subject: string, reply: string, headers: string | null, payload: string): InboundMessage {
   const msg = new InboundMessage();
   const body = (headers ?? '') + payload;
@@ -48,17 +53,17 @@ function parts(msg: MessageView): Parts {
 test('stream import: prefixed subject, reply and headers kept, into the importing account', () => {
   const routes = AccountRoutes.from(ACCOUNTS, randomBytes(32))!;
   const seen: Parts[] = [];
-  assert.equal(routes.route(message(1, 'news.x', 'r.1', 'NATS/1.0\r\nK: v\r\n\r\n', 'hello'), (m) => seen.push(parts(m))), 0);
+  assert.equal(routes.route(message(1, 'news.x', 'r.1', 'NATS/1.0\r\nK: v\r\n\r\n', 'hello'), (m) => seen.push(parts(m)), noHandOff), 0);
   assert.deepEqual(seen, [{ account: 2, subject: 'a.news.x', reply: 'r.1', headers: 'NATS/1.0\r\nK: v\r\n\r\n', payload: 'hello' }]);
   const back: Parts[] = [];
-  routes.route(message(2, 'news.x', '', null, 'x'), (m) => back.push(parts(m)));
+  routes.route(message(2, 'news.x', '', null, 'x'), (m) => back.push(parts(m)), noHandOff);
   assert.deepEqual(back, [], 'nothing flows from the importer back');
 });
 
 test('service import: request info added to existing headers, sealed reply opens to the requester; forged and expired ones do not', (t) => {
   const routes = AccountRoutes.from(ACCOUNTS, randomBytes(32))!;
   const seen: Parts[] = [];
-  assert.equal(routes.route(message(2, 'help.me', '_INBOX.9', 'NATS/1.0\r\nK: v\r\n\r\n', 'q'), (m) => seen.push(parts(m))), 1);
+  assert.equal(routes.route(message(2, 'help.me', '_INBOX.9', 'NATS/1.0\r\nK: v\r\n\r\n', 'q'), (m) => seen.push(parts(m)), noHandOff), 1);
   assert.equal(seen.length, 1);
   const request = seen[0];
   assert.equal(request.account, 1);
@@ -68,7 +73,7 @@ test('service import: request info added to existing headers, sealed reply opens
   assert.match(request.reply, /^_R_\./);
 
   const responses: Parts[] = [];
-  routes.route(message(1, request.reply, '', null, 'answer'), (m) => responses.push(parts(m)));
+  routes.route(message(1, request.reply, '', null, 'answer'), (m) => responses.push(parts(m)), noHandOff);
   assert.deepEqual(responses, [{ account: 2, subject: '_INBOX.9', reply: '', headers: null, payload: 'answer' }]);
 
   const forged = request.reply.replace(/_INBOX\.9$/, '_INBOX.other');
@@ -76,4 +81,40 @@ test('service import: request info added to existing headers, sealed reply opens
   assert.equal(routes.openReply('_R_.x'), null);
   t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 3 * 60_000 });
   assert.equal(routes.openReply(request.reply), null, 'past the response window');
+});
+
+test('service import, singleton: the first response goes back, later ones do not; one routed elsewhere is handed to its worker', () => {
+  const secret = randomBytes(32);
+  const routing = AccountRoutes.from(ACCOUNTS, secret, 1)!;
+  const answering = AccountRoutes.from(ACCOUNTS, secret, 0)!;
+  const requests: Parts[] = [];
+  routing.route(message(2, 'help.me', '_INBOX.1', null, 'q'), (m) => requests.push(parts(m)), noHandOff);
+  const reply = requests[0].reply;
+  const responses: string[] = [];
+  for (const payload of ['first', 'second']) routing.route(message(1, reply, '', null, payload), (m) => responses.push(parts(m).payload), noHandOff);
+  assert.deepEqual(responses, ['first']);
+
+  routing.route(message(2, 'help.me', '_INBOX.2', null, 'q'), (m) => requests.push(parts(m)), noHandOff);
+  const handedOff: { worker: number; seq: number; subject: string }[] = [];
+  answering.route(message(1, requests[1].reply, '', null, 'a'), noHandOff, (m, worker, seq) => handedOff.push({ worker, seq, subject: parts(m).subject }));
+  assert.equal(handedOff.length, 1);
+  assert.deepEqual({ worker: handedOff[0].worker, subject: handedOff[0].subject }, { worker: 1, subject: '_INBOX.2' });
+  assert.equal(routing.claim(handedOff[0].seq), true);
+  assert.equal(routing.claim(handedOff[0].seq), false, 'claimed once');
+  assert.equal(routing.claim(handedOff[0].seq + 1), false, 'never issued');
+});
+
+test('service import, response_type stream: every response within the threshold goes back', () => {
+  const accounts: AccountConfig[] = [
+    { ...ACCOUNTS[0], exports: [{ kind: 'service', subject: 'help.>', accounts: null, responseType: 'stream', responseThresholdMs: 5_000 }] },
+    ACCOUNTS[1],
+  ];
+  const routes = AccountRoutes.from(accounts, randomBytes(32))!;
+  const requests: Parts[] = [];
+  routes.route(message(2, 'help.me', '_INBOX.1', null, 'q'), (m) => requests.push(parts(m)), noHandOff);
+  const responses: string[] = [];
+  for (const payload of ['1', '2', '3']) routes.route(message(1, requests[0].reply, '', null, payload), (m) => responses.push(parts(m).payload), noHandOff);
+  assert.deepEqual(responses, ['1', '2', '3']);
+  const expiry = parseInt(requests[0].reply.split('.')[2], 36) * 1000;
+  assert.ok(expiry - Date.now() <= 6_000, 'the threshold sets the response window');
 });

@@ -10,6 +10,7 @@ import bcrypt from 'bcryptjs';
 import { connect, nkeyAuthenticator, nkeys, type ConnectionOptions, type NatsConnection } from 'nats';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer } from '../helpers/server.js';
+import { startNatriumWithConf, startReferenceWithConf } from './auth-reference.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import type { AuthorizationOptions, UserConfig } from '../../src/auth/options.js';
 import type { RunningServer } from '../../src/index.js';
@@ -211,6 +212,41 @@ test('no_auth_user: a client without credentials is that user (with its permissi
     assert.equal((await telnet.readUntil('PONG\r\n')).toString(), 'PONG\r\n');
     await telnet.close();
   });
+});
+
+/** Logins without credentials (none, an empty CONNECT, empty fields, a password alone) as `port` answers them. */
+async function noAuthUserLogins(port: number): Promise<string[]> {
+  const replies: string[] = [];
+  for (const connectJson of [null, {}, { user: '', pass: '' }, { pass: 'x' }, { auth_token: 'x' }]) {
+    const raw = await RawClient.connect(port);
+    await raw.send(connectJson === null ? 'PING\r\n' : `CONNECT ${JSON.stringify({ verbose: false, ...connectJson })}\r\nPING\r\n`);
+    const result = await raw.readUntilOrClose('PONG\r\n');
+    replies.push(`${JSON.stringify(connectJson)} ${result.data.toString()}${result.closed ? 'closed' : ''}`);
+    await raw.close();
+  }
+  return replies;
+}
+
+test('no_auth_user with a plain or a bcrypt password: an empty CONNECT is compared with that password, as nats-server', { timeout: TEST_TIMEOUT_MS }, async () => {
+  for (const password of ['plain', bcrypt.hashSync('pw', 4)]) {
+    const conf = `authorization { users = [ {user: guest, password: "${password}"}, {user: admin, password: a} ] }\nno_auth_user: guest\n`;
+    const reference = await startReferenceWithConf(conf);
+    let expected: string[];
+    try {
+      expected = await noAuthUserLogins(reference.port);
+    } finally {
+      await reference.close();
+    }
+    const natrium = await startNatriumWithConf(conf);
+    try {
+      assert.deepEqual(await noAuthUserLogins(natrium.port), expected, password);
+    } finally {
+      await natrium.close();
+    }
+    // A client that skips CONNECT is the no_auth_user either way; an empty CONNECT only with a plain password.
+    assert.equal(expected[0], 'null PONG\r\n');
+    assert.equal(expected[1], password === 'plain' ? '{} PONG\r\n' : `{} ${VIOLATION}closed`);
+  }
 });
 
 test('pipelined ops after a CONNECT checked in the pool run in order once it passed (verbose +OK first)', { timeout: TEST_TIMEOUT_MS }, async () => {

@@ -64,6 +64,49 @@ async function denyFilter(broker: ConfiguredBroker): Promise<string> {
   return seen;
 }
 
+/**
+ * A queue group whose members mostly deny what is published: three watcher connections (deny
+ * foo.x) and one admin share group g; watchers alone form group d. Connections land on different
+ * workers, so a message a watcher's worker cannot deliver must walk on to the admin's.
+ */
+async function queueDenyFilter(broker: ConfiguredBroker): Promise<Record<string, string>> {
+  const members = ['watcher', 'watcher', 'watcher', 'admin'];
+  const clients = await Promise.all(members.map((user) => login(broker.port, user)));
+  for (const client of clients) await exchange(client, 'SUB foo.* g 1\r\n');
+  for (const client of clients.slice(0, 3)) await exchange(client, 'SUB foo.* d 2\r\n');
+  const publisher = await login(broker.port, 'admin');
+  let ops = '';
+  for (let i = 0; i < 40; i++) ops += `PUB foo.x 2\r\n${String(i).padStart(2, '0')}\r\n`;
+  await exchange(publisher, ops);
+  const seen: Record<string, string> = {};
+  // A detour through another worker may reorder: what each member got, in payload order.
+  for (let i = 0; i < clients.length; i++) {
+    const messages = (await exchange(clients[i], '')).replace(/PONG\r\n$/, '').split(/(?=MSG )/).filter((part) => part.startsWith('MSG '));
+    seen[`${members[i]}${i}`] = messages.sort().join('');
+  }
+  await Promise.all([...clients, publisher].map((client) => client.close()));
+  return seen;
+}
+
+/** Requests on a subject that every subscriber's deny filter drops: a queue group of watchers, then also a plain one. */
+async function deniedRequests(broker: ConfiguredBroker): Promise<Record<string, string>> {
+  const watchers = await Promise.all([0, 1, 2].map(() => login(broker.port, 'watcher')));
+  for (const watcher of watchers) await exchange(watcher, 'SUB foo.* d 1\r\n');
+  const requester = await rawLogin(broker.port, { verbose: false, pedantic: false, headers: true, no_responders: true, user: 'admin', pass: 'p' });
+  await exchange(requester, 'SUB _INBOX.> 1\r\n');
+  const seen: Record<string, string> = {};
+  // Across workers the status comes once every worker said it had no one: after the PONG of a PING.
+  const noResponders = async (reply: string): Promise<string> => {
+    await requester.send(`PUB foo.x ${reply} 0\r\n\r\n`);
+    return (await requester.readUntil('NATS/1.0 503\r\n\r\n')).toString();
+  };
+  seen.queue = await noResponders('_INBOX.1');
+  await exchange(watchers[0], 'SUB foo.* 2\r\n');
+  seen.plainAndQueue = await noResponders('_INBOX.2');
+  await Promise.all([...watchers, requester].map((client) => client.close()));
+  return seen;
+}
+
 /** A responder with allow_responses answers requests; `user` decides how many answers pass. */
 async function responses(broker: ConfiguredBroker, user: string): Promise<string> {
   const responder = await login(broker.port, user);
@@ -117,4 +160,18 @@ test('allow_responses: the default allows one reply per request; max: 2 allows t
     assert.equal(natrium, reference, user);
     assert.match(natrium, /Permissions Violation for Publish to "_INBOX.other"/);
   }
+});
+
+test('queue group: a member whose deny filter drops the message passes it on to another member, across workers', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { natrium, reference } = await bothBrokers(queueDenyFilter);
+  assert.deepEqual(natrium, reference);
+  // Every message reached the group exactly once, through its only member that may take foo.x.
+  assert.equal(natrium.admin3, Array.from({ length: 40 }, (_, i) => `MSG foo.x 1 2\r\n${String(i).padStart(2, '0')}\r\n`).join(''));
+  for (const watcher of ['watcher0', 'watcher1', 'watcher2']) assert.equal(natrium[watcher], '');
+});
+
+test('a request every subscriber\'s deny filter drops gets a no-responders status, across workers', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { natrium, reference } = await bothBrokers(deniedRequests);
+  assert.deepEqual(natrium, reference);
+  assert.equal(natrium.queue, 'HMSG _INBOX.1 1 16 16\r\nNATS/1.0 503\r\n\r\n');
 });
