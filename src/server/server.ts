@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
 import net from 'node:net';
+import util from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { native, nativeLoadError } from '../protocol/native.js';
 import type { ServerInfo } from '../protocol/encoder.js';
@@ -65,6 +66,14 @@ function newServerId(): string {
   return id;
 }
 
+type HandedConnection = (ToWorker & { type: 'connections' })['connections'][number];
+
+/** What libuv hands net.Server's listening handle for each accepted connection. */
+interface AcceptedHandle {
+  readonly fd: number;
+  close(): void;
+}
+
 class WorkerSlot {
   worker!: Worker;
   /** Connections posted to this worker, to balance before its own counter catches up. */
@@ -73,7 +82,9 @@ class WorkerSlot {
    * The newest connections posted to this worker, of which the last `assigned - accepted` are not
    * adopted yet: if the worker dies they wait in its dead queue, and go to the replacement instead.
    */
-  posted: Array<ToWorker & { type: 'connection' }> = [];
+  posted: HandedConnection[] = [];
+  /** Connections accepted in this event-loop turn, posted to the worker together at its end. */
+  outbox: HandedConnection[] = [];
   ready!: Promise<FromWorker & { type: 'ready' }>;
   constructor(readonly index: number) {}
 }
@@ -162,6 +173,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       accountConnections.clearWorker(slot.index);
       const orphans = slot.posted.slice(slot.posted.length - unadopted(slot));
       slot.posted = [];
+      slot.outbox = []; // among the orphans
       if (stopping) {
         for (const orphan of orphans) closeSync(orphan.fd);
         return;
@@ -198,30 +210,62 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     return slot.assigned - Atomics.load(counters, acceptedSlot(slot.index));
   }
 
-  function post(slot: WorkerSlot, message: ToWorker & { type: 'connection' }): void {
+  let outboxScheduled = false;
+
+  function post(slot: WorkerSlot, connection: HandedConnection): void {
     slot.assigned++;
-    slot.posted.push(message);
+    slot.posted.push(connection);
     const waiting = unadopted(slot);
     if (slot.posted.length > waiting) slot.posted.splice(0, slot.posted.length - waiting);
-    slot.worker.postMessage(message);
+    slot.outbox.push(connection);
+    if (!outboxScheduled) {
+      outboxScheduled = true;
+      setImmediate(postOutboxes);
+    }
   }
 
-  function assign(socket: net.Socket, kind: ConnectionKind): void {
-    const handle = (socket as unknown as { _handle: { fd: number } | null })._handle;
-    if (handle === null || native === null) {
-      socket.destroy();
-      return;
+  /** One message per worker for every connection libuv accepted in this turn (a storm comes in bursts). */
+  function postOutboxes(): void {
+    outboxScheduled = false;
+    for (const slot of slots) {
+      if (slot.outbox.length === 0) continue;
+      const message: ToWorker = { type: 'connections', connections: slot.outbox };
+      slot.outbox = [];
+      slot.worker.postMessage(message);
     }
+  }
+
+  function assign(accepted: AcceptedHandle, kind: ConnectionKind): void {
     let fd: number;
     try {
-      fd = native.dup(handle.fd);
+      fd = native!.dup(accepted.fd);
     } catch (error) {
       log.error({ err: error }, 'Cannot hand a connection to a worker');
-      socket.destroy();
+      accepted.close();
       return;
     }
-    socket.destroy();
-    post(leastLoaded(), { type: 'connection', fd, clientId: nextClientId++, kind });
+    accepted.close();
+    post(leastLoaded(), { fd, clientId: nextClientId++, kind });
+  }
+
+  /**
+   * Takes accepted connections from the listening handle itself: net.Server would wrap each in a
+   * net.Socket (streams, emitters) only for the main thread to destroy it after dup(2), which was
+   * half of the main thread's cost per connection in a connection storm.
+   */
+  function takeAccepts(server: net.Server, kind: ConnectionKind): void {
+    type OnConnection = (status: number, accepted?: AcceptedHandle) => void;
+    const handle = (server as unknown as { _handle: { onconnection?: OnConnection } | null })._handle;
+    if (handle === null || typeof handle.onconnection !== 'function') {
+      throw new Error(`node ${process.version}: the listening handle has no onconnection hook to take accepted connections from`);
+    }
+    handle.onconnection = (status, accepted) => {
+      if (status < 0 || accepted === undefined) {
+        log.error(`Error accepting client connection: ${util.getSystemErrorName(status)}`);
+        return;
+      }
+      assign(accepted, kind);
+    };
   }
 
   for (const slot of slots) spawn(slot);
@@ -241,11 +285,12 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   let port: number;
   let websocketPort = 0;
   const listen = async (kind: ConnectionKind, host: string, wanted: number): Promise<net.Server> => {
-    const server = net.createServer({ pauseOnConnect: true }, (socket) => assign(socket, kind));
+    const server = net.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host, port: wanted === -1 ? 0 : wanted }, () => resolve());
     });
+    takeAccepts(server, kind);
     return server;
   };
   if (listenSelf) {

@@ -30,7 +30,8 @@ export interface WorkerConfig {
 
 export type ToWorker =
   | { type: 'port'; port: number }
-  | { type: 'connection'; fd: number; clientId: number; kind: ConnectionKind }
+  /** Connections the main thread accepted in one turn: duplicated fds this worker now owns. */
+  | { type: 'connections'; connections: { fd: number; clientId: number; kind: ConnectionKind }[] }
   | { type: 'stats'; id: number; query: StatsQuery }
   | { type: 'reload'; options: Partial<ServerOptions> }
   | { type: 'lame-duck' }
@@ -88,10 +89,12 @@ port.on('message', (message: ToWorker) => {
     case 'port':
       config.info.port = message.port;
       break;
-    case 'connection':
-      // Counted before the socket owns the fd: a death in between may leak it, never reuse it.
-      countAccepted();
-      adopt(new net.Socket({ fd: message.fd, readable: true, writable: true, allowHalfOpen: true }), message.clientId, message.kind);
+    case 'connections':
+      for (const { fd, clientId, kind } of message.connections) {
+        // Counted before the socket owns the fd: a death in between may leak it, never reuse it.
+        countAccepted();
+        adopt(new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true }), clientId, kind);
+      }
       break;
     case 'adopt-region':
       mesh.adoptRegion(message.worker, message.region);
