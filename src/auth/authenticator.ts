@@ -29,8 +29,8 @@ export interface Identity {
    * leaves it unchanged need not compare the same credentials again ('' = nothing to compare).
    */
   readonly proof: string;
-  /** Came in as `no_auth_user`, without credentials. */
-  readonly viaNoAuthUser: boolean;
+  /** How the user was found: the CONNECT's credentials, `no_auth_user`, or the client certificate (verify_and_map). */
+  readonly foundBy: 'credentials' | 'no_auth_user' | 'certificate';
 }
 
 /** A user JWT's limits combined with its account's (nats-server's applyAccountLimits); NO_LIMIT = none. */
@@ -54,7 +54,7 @@ export type Reauthorization =
 const REMOVED: Reauthorization = { verdict: 'removed' };
 const REFUSED: Reauthorization = { verdict: 'refused' };
 /** Who a client is when authentication is off. */
-export const ANONYMOUS: Identity = { name: '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof: '', viaNoAuthUser: false };
+export const ANONYMOUS: Identity = { name: '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof: '', foundBy: 'credentials' };
 
 /** The CONNECT fields that carry credentials (nats-server's JSON names). */
 export interface Credentials {
@@ -134,7 +134,7 @@ export class Authenticator {
           expiresAt: 0,
           jwtLimits: null,
           proof: config.nkey !== '' ? `nkey\0${config.nkey}` : `user\0${config.user}\0${config.password}`,
-          viaNoAuthUser: false,
+          foundBy: 'credentials',
         };
         if (config.nkey !== '') this.nkeys.set(config.nkey, { config, identity, publicKey: decodePublicUserKey(config.nkey) });
         else this.users.set(config.user, { config, identity, publicKey: null });
@@ -144,9 +144,9 @@ export class Authenticator {
     accounts.forEach((account, i) => addUsers(account.users, i + 1));
     this.nonceRequired = this.nkeys.size > 0 || this.trust !== null;
     const proof = auth === null ? '' : auth.token !== '' ? `token\0${auth.token}` : `single\0${auth.user}\0${auth.password}`;
-    this.single = { name: auth?.user ?? '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof, viaNoAuthUser: false };
+    this.single = { name: auth?.user ?? '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof, foundBy: 'credentials' };
     this.noAuthUser = noAuthUser === '' ? null : (this.users.get(noAuthUser) ?? null);
-    this.noAuthIdentity = this.noAuthUser === null ? null : { ...this.noAuthUser.identity, viaNoAuthUser: true };
+    this.noAuthIdentity = this.noAuthUser === null ? null : { ...this.noAuthUser.identity, foundBy: 'no_auth_user' };
   }
 
   /** The nonce of connection `clientId` ('' when no NKey user needs one). */
@@ -185,7 +185,7 @@ export class Authenticator {
         // nats-server: the first certificate name that is a user; the CONNECT user is ignored, its
         // password still has to match the mapped user's (none when the user has none).
         const mapped = certificateNames.map((name) => this.users.get(name)).find((known) => known !== undefined);
-        return mapped === undefined ? null : this.checkSecret(mapped.config.password, pass, mapped.identity, proven);
+        return mapped === undefined ? null : this.checkSecret(mapped.config.password, pass, { ...mapped.identity, foundBy: 'certificate' }, proven);
       }
       if (user === '' && pass === '' && str(credentials.auth_token) === '' && this.noAuthUser !== null) return this.noAuthUserLogin(this.noAuthUser);
       if (user === '') return null;
@@ -255,7 +255,7 @@ export class Authenticator {
         accountExpiresAt: account.expiresAt,
       },
       proof: '',
-      viaNoAuthUser: false,
+      foundBy: 'credentials',
     };
     const task = { kind: 'user-jwt', token, issuer: checked.claims.iss, userKey: checked.claims.sub, nonce, signature: sig, bearer } as const;
     return this.verified(this.pool.verify(task), identity);

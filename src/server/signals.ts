@@ -11,7 +11,7 @@ import { loadConfigFile } from '../config/config-file.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
 import { reopenLogFile } from './log-file.js';
 import type { RunningServer } from './server.js';
-import type { WebSocketConfig } from '../transport/config.js';
+import type { TlsConfig, WebSocketConfig } from '../transport/config.js';
 
 /** nats-server's --signal commands and the Unix signals they send (server/signal.go). */
 export const SIGNAL_COMMANDS: Record<string, NodeJS.Signals> = {
@@ -155,6 +155,11 @@ export function assertReloadable(current: Partial<ServerOptions>, changes: Parti
     (key) => !RELOADABLE.has(key) && !(key === 'websocket' && onlyWebSocketTlsChanged(current.websocket ?? null, changes.websocket ?? null)),
   );
   if (refused.length > 0) throw new Error(`config reload not supported for ${refused.map((key) => CONFIG_KEY[key] ?? key).join(', ')}`);
+  const mapped = (tls: TlsConfig | null | undefined): boolean => tls?.verifyAndMap ?? false;
+  // As nats-server 2.9: certificates, CA, verify and timeout reload, the user mapping does not.
+  if (changes.tls !== undefined && mapped(current.tls) !== mapped(changes.tls)) {
+    throw new Error(`config reload not supported for tls verify_and_map: old=${mapped(current.tls)}, new=${mapped(changes.tls)}`);
+  }
   if (changes.noAuthUser !== undefined) {
     const before = current.noAuthUser ?? '';
     const after = changes.noAuthUser;

@@ -202,8 +202,10 @@ export class Client implements OpSink, LoginClient {
     this.user = identity.name;
     this.account = identity.account;
     this.permissions = identity.permissions === null ? null : new ConnectionPermissions(identity.permissions);
-    // As nats-server records it: a no_auth_user client logged in as that user, with its password.
-    if (identity.viaNoAuthUser) this.credentials = { user: identity.name };
+    // As nats-server records them: a no_auth_user client logged in as that user (with its password),
+    // a verify_and_map client as its certificate's user.
+    if (identity.foundBy === 'no_auth_user') this.credentials = { user: identity.name };
+    else if (identity.foundBy === 'certificate') this.credentials = { ...this.credentials, user: identity.name };
   }
 
   /**

@@ -106,15 +106,13 @@ port.on('message', (message: ToWorker) => {
       break;
     case 'reload': {
       const changes = message.options;
-      const mappedBefore = config.options.tls?.verifyAndMap ?? false;
       // Limits are read from these objects by every new connection; the log level applies at once.
       Object.assign(config.options, changes);
       config.info.max_payload = config.options.maxPayload;
       setInfoTls(config.info, config.options.tls);
       log.level = config.options.logLevel;
       if (changes.tls !== undefined || changes.websocket !== undefined) transports.reloadTls(config.options);
-      const mappedAfter = config.options.tls?.verifyAndMap ?? false;
-      if (changes.authorization !== undefined || changes.noAuthUser !== undefined || mappedBefore !== mappedAfter) shard.reauthorize();
+      if (changes.authorization !== undefined || changes.noAuthUser !== undefined) shard.reauthorize();
       post({ type: 'reloaded', id: message.id });
       break;
     }
