@@ -24,6 +24,13 @@ export interface Identity {
   readonly expiresAt: number;
   /** Operator mode: what the user and account JWTs limit; null otherwise. */
   readonly jwtLimits: JwtLimits | null;
+  /**
+   * What the credentials were checked against (method, user and configured secret): a reload that
+   * leaves it unchanged need not compare the same credentials again ('' = nothing to compare).
+   */
+  readonly proof: string;
+  /** How the user was found: the CONNECT's credentials, `no_auth_user`, or the client certificate (verify_and_map). */
+  readonly foundBy: 'credentials' | 'no_auth_user' | 'certificate';
 }
 
 /** A user JWT's limits combined with its account's (nats-server's applyAccountLimits); NO_LIMIT = none. */
@@ -35,6 +42,19 @@ export interface JwtLimits {
   /** Epoch milliseconds when the account JWT expires; 0 = never. */
   readonly accountExpiresAt: number;
 }
+
+/** Where a reload leaves a connected client: its (new) identity, or closed, as nats-server decides. */
+export type Reauthorization =
+  | { readonly verdict: 'authorized'; readonly identity: Identity }
+  /** Its user or NKey is no longer configured (or moved account): closed without a word. */
+  | { readonly verdict: 'removed' }
+  /** Its credentials no longer pass: -ERR 'Authorization Violation'. */
+  | { readonly verdict: 'refused' };
+
+const REMOVED: Reauthorization = { verdict: 'removed' };
+const REFUSED: Reauthorization = { verdict: 'refused' };
+/** Who a client is when authentication is off. */
+export const ANONYMOUS: Identity = { name: '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof: '', foundBy: 'credentials' };
 
 /** The CONNECT fields that carry credentials (nats-server's JSON names). */
 export interface Credentials {
@@ -87,6 +107,8 @@ export class Authenticator {
   private readonly nkeys = new Map<string, KnownUser>();
   private readonly single: Identity;
   private readonly noAuthUser: KnownUser | null;
+  /** The `no_auth_user`'s identity, marked as such; null when there is none. */
+  private readonly noAuthIdentity: Identity | null;
   /** Operator mode: the trusted operator and preloaded accounts; null otherwise. */
   private readonly trust: OperatorTrust | null;
 
@@ -111,6 +133,8 @@ export class Authenticator {
           account,
           expiresAt: 0,
           jwtLimits: null,
+          proof: config.nkey !== '' ? `nkey\0${config.nkey}` : `user\0${config.user}\0${config.password}`,
+          foundBy: 'credentials',
         };
         if (config.nkey !== '') this.nkeys.set(config.nkey, { config, identity, publicKey: decodePublicUserKey(config.nkey) });
         else this.users.set(config.user, { config, identity, publicKey: null });
@@ -119,8 +143,10 @@ export class Authenticator {
     addUsers(auth?.users ?? [], 0);
     accounts.forEach((account, i) => addUsers(account.users, i + 1));
     this.nonceRequired = this.nkeys.size > 0 || this.trust !== null;
-    this.single = { name: auth?.user ?? '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null };
+    const proof = auth === null ? '' : auth.token !== '' ? `token\0${auth.token}` : `single\0${auth.user}\0${auth.password}`;
+    this.single = { name: auth?.user ?? '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof, foundBy: 'credentials' };
     this.noAuthUser = noAuthUser === '' ? null : (this.users.get(noAuthUser) ?? null);
+    this.noAuthIdentity = this.noAuthUser === null ? null : { ...this.noAuthUser.identity, foundBy: 'no_auth_user' };
   }
 
   /** The nonce of connection `clientId` ('' when no NKey user needs one). */
@@ -131,15 +157,17 @@ export class Authenticator {
 
   /** The `no_auth_user`, for a client that sends no credentials (or no CONNECT at all). */
   get defaultIdentity(): Identity | null {
-    return this.noAuthUser?.identity ?? null;
+    return this.required ? this.noAuthIdentity : ANONYMOUS;
   }
 
   /**
    * The identity these credentials prove, or null; a promise when a pool thread must check them.
    * `peer` is where the client connects from; `certificateNames` are the verified client
-   * certificate's names, for verify_and_map.
+   * certificate's names, for verify_and_map. `proven` is an earlier identity of the same
+   * credentials: a secret it was already checked against is not compared again.
    */
-  authenticate(credentials: Credentials, nonce: string, peer: Peer, certificateNames: readonly string[] = []): AuthResult {
+  authenticate(credentials: Credentials, nonce: string, peer: Peer, certificateNames: readonly string[] = [], proven: Identity | null = null): AuthResult {
+    if (!this.required) return ANONYMOUS;
     if (this.trust !== null) return this.authenticateJwt(credentials, nonce, peer);
     const nkey = str(credentials.nkey);
     const user = str(credentials.user);
@@ -148,6 +176,8 @@ export class Authenticator {
       const known = this.nkeys.get(nkey);
       const sig = str(credentials.sig);
       if (known === undefined || known.publicKey === null || sig === '') return null;
+      // The same key, nonce and signature: the verdict cannot have changed.
+      if (proven?.proof === known.identity.proof) return known.identity;
       return this.verified(this.pool.verify({ kind: 'nonce-signature', publicKey: known.publicKey, nonce, signature: sig }), known.identity);
     }
     if (this.users.size > 0) {
@@ -155,18 +185,42 @@ export class Authenticator {
         // nats-server: the first certificate name that is a user; the CONNECT user is ignored, its
         // password still has to match the mapped user's (none when the user has none).
         const mapped = certificateNames.map((name) => this.users.get(name)).find((known) => known !== undefined);
-        return mapped === undefined ? null : this.checkSecret(mapped.config.password, pass, mapped.identity);
+        return mapped === undefined ? null : this.checkSecret(mapped.config.password, pass, { ...mapped.identity, foundBy: 'certificate' }, proven);
       }
       if (user === '' && pass === '' && str(credentials.auth_token) === '' && this.noAuthUser !== null) return this.noAuthUserLogin(this.noAuthUser);
       if (user === '') return null;
       const known = this.users.get(user);
       if (known === undefined) return null;
-      return this.checkSecret(known.config.password, pass, known.identity);
+      return this.checkSecret(known.config.password, pass, known.identity, proven);
     }
     const auth = this.auth!;
-    if (auth.token !== '') return this.checkSecret(auth.token, str(credentials.auth_token), this.single);
-    if (auth.user !== '') return user === auth.user ? this.checkSecret(auth.password, pass, this.single) : null;
+    if (auth.token !== '') return this.checkSecret(auth.token, str(credentials.auth_token), this.single, proven);
+    if (auth.user !== '') return user === auth.user ? this.checkSecret(auth.password, pass, this.single, proven) : null;
     return null;
+  }
+
+  /**
+   * A reload's verdict on a connected client, as nats-server's reloadAuthorization gives it: a
+   * client whose CONNECT named an NKey or user that is no longer configured (or now in another
+   * account) is closed; the others must pass authentication again with the credentials of their
+   * CONNECT (a `no_auth_user` client as that user with its password of the time), and get the
+   * permissions of the new configuration. `previous` is the identity the client has now.
+   */
+  reauthorize(credentials: Credentials, previous: Identity, nonce: string, peer: Peer, certificateNames: readonly string[]): Reauthorization | Promise<Reauthorization> {
+    // Operator settings cannot change on a reload: a user JWT that passed still does.
+    if (this.trust !== null) return { verdict: 'authorized', identity: previous };
+    const nkey = str(credentials.nkey);
+    const user = str(credentials.user);
+    if (nkey !== '' || user !== '') {
+      const known = nkey !== '' ? this.nkeys.get(nkey) : this.users.get(user);
+      if (known === undefined || known.identity.account !== previous.account) return REMOVED;
+    }
+    const result = this.authenticate(credentials, nonce, peer, certificateNames, previous);
+    const verdict = (identity: Identity | null): Reauthorization => {
+      if (identity === null) return REFUSED;
+      return identity.account === previous.account ? { verdict: 'authorized', identity } : REMOVED;
+    };
+    return result instanceof Promise ? result.then(verdict, () => REFUSED) : verdict(result);
   }
 
   /**
@@ -200,6 +254,8 @@ export class Authenticator {
         accountMaxConnections: account.maxConnections,
         accountExpiresAt: account.expiresAt,
       },
+      proof: '',
+      foundBy: 'credentials',
     };
     const task = { kind: 'user-jwt', token, issuer: checked.claims.iss, userKey: checked.claims.sub, nonce, signature: sig, bearer } as const;
     return this.verified(this.pool.verify(task), identity);
@@ -211,10 +267,11 @@ export class Authenticator {
    * is not its own password, fails. A client that sends no CONNECT at all is never compared.
    */
   private noAuthUserLogin(known: KnownUser): Identity | null {
-    return isBcrypt(known.config.password) ? null : known.identity;
+    return isBcrypt(known.config.password) ? null : this.noAuthIdentity;
   }
 
-  private checkSecret(expected: string, given: string, identity: Identity): AuthResult {
+  private checkSecret(expected: string, given: string, identity: Identity, proven: Identity | null): AuthResult {
+    if (proven?.proof === identity.proof) return identity;
     if (!isBcrypt(expected)) return plainEqual(expected, given) ? identity : null;
     return this.verified(this.pool.verify({ kind: 'bcrypt', hash: expected, password: given }), identity);
   }
@@ -240,8 +297,8 @@ let current: {
 } | null = null;
 
 /**
- * The authenticator for these options, rebuilt when a reload replaced the settings (new logins use
- * the new users and permissions; connected clients keep theirs).
+ * The authenticator for these options, rebuilt when a reload replaced the settings (the shard then
+ * re-checks its connected clients against it).
  */
 export function authenticatorFor(options: ServerOptions): Authenticator {
   const c = current;

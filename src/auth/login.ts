@@ -9,8 +9,14 @@
 import type { Socket } from 'node:net';
 import * as errors from '../protocol/errors.js';
 import type { Authenticator, Credentials, Identity } from './authenticator.js';
+import type { Peer } from './jwt.js';
 import { peerCertificateNames } from '../transport/tls.js';
 import { WebSocketDuplex } from '../transport/websocket.js';
+
+/** Where a client connects from, for a user JWT's source restrictions. */
+export function peerOf(socket: Socket): Peer {
+  return { ip: socket.remoteAddress ?? '', websocket: socket instanceof WebSocketDuplex };
+}
 
 /** What the gate needs from the connection it guards. */
 export interface LoginClient {
@@ -33,6 +39,7 @@ const LOWER_C = 99;
 export class LoginGate {
   /** Sent in INFO when NKey users exist; the client signs it. */
   readonly nonce: string;
+  private readonly timeoutMs: number;
   /** The first line (the CONNECT) was handed to the parser whole. */
   private connectLineRead = false;
   private seenFirstByte = false;
@@ -43,12 +50,15 @@ export class LoginGate {
   private readonly pending: Buffer[] = [];
   private timer: NodeJS.Timeout | null;
 
+  /** `authenticator` gives the current settings: a reload may replace them while the gate stands. */
   constructor(
     private readonly client: LoginClient,
-    private readonly authenticator: Authenticator,
+    private readonly authenticator: () => Authenticator,
   ) {
-    this.nonce = authenticator.nonceFor(client.id);
-    this.timer = setTimeout(() => this.timedOut(), authenticator.timeoutMs);
+    const settings = authenticator();
+    this.nonce = settings.nonceFor(client.id);
+    this.timeoutMs = settings.timeoutMs;
+    this.timer = setTimeout(() => this.timedOut(), this.timeoutMs);
   }
 
   /** Every read while the gate stands. */
@@ -62,7 +72,7 @@ export class LoginGate {
       this.seenFirstByte = true;
       const first = chunk[0];
       if (first !== UPPER_C && first !== LOWER_C) {
-        const identity = this.authenticator.defaultIdentity;
+        const identity = this.authenticator().defaultIdentity;
         if (identity === null) {
           this.fail();
           return;
@@ -88,25 +98,33 @@ export class LoginGate {
 
   /** The CONNECT op arrived (its JSON is valid): check its credentials. */
   authenticate(credentials: Credentials): void {
-    const names = this.authenticator.tlsMap ? peerCertificateNames(this.client.socket) : undefined;
-    const socket = this.client.socket;
-    const peer = { ip: socket.remoteAddress ?? '', websocket: socket instanceof WebSocketDuplex };
-    const result = this.authenticator.authenticate(credentials, this.nonce, peer, names);
+    const settings = this.authenticator();
+    const names = settings.tlsMap ? peerCertificateNames(this.client.socket) : undefined;
+    const result = settings.authenticate(credentials, this.nonce, peerOf(this.client.socket), names);
     if (result === null) {
       this.fail();
     } else if (result instanceof Promise) {
       this.client.socket.pause();
       result.then(
-        (identity) => this.settle(identity),
-        () => this.settle(null),
+        (identity) => this.settle(identity, settings, credentials),
+        () => this.settle(null, settings, credentials),
       );
     } else {
       this.succeed(result, true);
     }
   }
 
-  private settle(identity: Identity | null): void {
+  private settle(identity: Identity | null, checkedBy: Authenticator, credentials: Credentials): void {
     if (this.client.closed) return;
+    // A reload replaced the settings while the pool checked: the verdict of the new ones counts.
+    if (checkedBy !== this.authenticator()) {
+      this.authenticate(credentials);
+      if (this.done && !this.feeding) {
+        this.releasePending();
+        this.client.socket.resume();
+      }
+      return;
+    }
     if (identity === null) {
       this.fail();
       return;

@@ -1,4 +1,5 @@
 /** Server-to-client protocol lines, pre-encoded where they never change. */
+import type { TlsConfig } from '../transport/config.js';
 
 export const PONG = Buffer.from('PONG\r\n');
 export const PING = Buffer.from('PING\r\n');
@@ -23,6 +24,23 @@ export interface ServerInfo {
   client_id?: number;
   client_ip?: string;
   ldm?: boolean;
+}
+
+/**
+ * Sets or clears `tls_required`/`tls_verify` for client TLS settings, in place (a reload may turn
+ * TLS on or off), keeping nats-server's field order: they come right before `max_payload`.
+ */
+export function setInfoTls(info: ServerInfo, tls: TlsConfig | null): void {
+  const fields = info as unknown as Record<string, unknown>;
+  const entries = Object.entries(fields).filter(([key]) => key !== 'tls_required' && key !== 'tls_verify');
+  for (const key of Object.keys(fields)) delete fields[key];
+  for (const [key, value] of entries) {
+    if (key === 'max_payload' && tls !== null) {
+      fields.tls_required = true;
+      if (tls.verify || tls.verifyAndMap) fields.tls_verify = true;
+    }
+    fields[key] = value;
+  }
 }
 
 /**

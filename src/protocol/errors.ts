@@ -81,6 +81,14 @@ export function errSubscriptionPermission(subject: Uint8Array, queue: Uint8Array
 }
 
 /**
+ * A subscription a config reload took away (the user's new permissions do not allow it); the
+ * connection stays. nats-server names the sid, not the queue.
+ */
+export function errSubscriptionRevoked(subject: string, sid: string): Buffer {
+  return errLine(`Permissions Violation for Subscription to ${goQuote(Buffer.from(subject, 'latin1'))} (sid ${goQuote(Buffer.from(sid, 'latin1'))})`);
+}
+
+/**
  * What nats-server sends for each fatal parse error (null: nothing; the connection is closed in
  * every case) and its close reason (ClosedState in server/client.go).
  */

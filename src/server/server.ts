@@ -8,7 +8,7 @@ import net from 'node:net';
 import util from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { native, nativeLoadError } from '../protocol/native.js';
-import type { ServerInfo } from '../protocol/encoder.js';
+import { setInfoTls, type ServerInfo } from '../protocol/encoder.js';
 import type { FromWorker, ToWorker, WorkerConfig } from '../worker/worker-main.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
@@ -35,10 +35,13 @@ export interface RunningServer {
   /** ws://host:port (wss:// with TLS) of the WebSocket listener, when `websocket` enabled it. */
   websocketUrl?: string;
   /**
-   * Applies changed limits and log level to the running server; new connections use them. Throws
-   * for options that cannot change live (port, host, workers, ...).
+   * Applies changed options to the running server, as nats-server's reload: limits, log level and
+   * TLS for new connections; authentication settings for new logins and connected clients, which
+   * are checked again (closed if no longer authorized, subscriptions their new permissions do not
+   * allow removed). Resolves once every worker applied them; rejects, changing nothing, for
+   * options that cannot change live (port, host, workers, ...).
    */
-  reload(changes: Partial<ServerOptions>): void;
+  reload(changes: Partial<ServerOptions>): Promise<void>;
   /**
    * Lame-duck mode: stops accepting, tells clients (INFO ldm), closes them gradually over
    * lameDuckDuration after lameDuckGracePeriod, then closes the server.
@@ -116,11 +119,10 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     host: options.host,
     port: options.port,
     headers: true,
-    // In nats-server's place; WebSocket clients get the same INFO.
-    ...(options.tls === null ? {} : { tls_required: true }),
-    ...(options.tls?.verify || options.tls?.verifyAndMap ? { tls_verify: true } : {}),
     max_payload: options.maxPayload,
   };
+  // WebSocket clients get the same INFO.
+  setInfoTls(info, options.tls);
   log.info(`Starting natrium ${NATRIUM_VERSION} (nats protocol ${NATS_PROTOCOL_VERSION})`);
   log.info(`  Name:     ${info.server_name}`);
   log.info(`  ID:       ${serverId}`);
@@ -332,15 +334,45 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   }
   log.info('Server is ready');
 
-  function reload(changes: Partial<ServerOptions>): void {
-    assertReloadable(changes);
-    assertAuthConsistent({ ...options, ...changes });
+  let lastReloadId = 0;
+  async function reload(changes: Partial<ServerOptions>): Promise<void> {
+    assertReloadable(options, changes);
+    // A reloaded websocket block (only its TLS may differ) keeps the port in use, whatever it asks.
+    if (changes.websocket) changes = { ...changes, websocket: { ...changes.websocket, port: options.websocket!.port } };
+    const next = { ...options, ...changes };
+    assertAuthConsistent(next);
+    assertOperatorConsistent(next);
+    if (changes.tls !== undefined || changes.websocket !== undefined) checkTransports(next);
     Object.assign(options, changes);
     info.max_payload = options.maxPayload;
+    setInfoTls(info, options.tls);
     log.level = options.logLevel;
-    const message: ToWorker = { type: 'reload', options: changes };
-    for (const slot of slots) slot.worker.postMessage(message);
     monitor?.noteReload();
+    const id = ++lastReloadId;
+    await askEveryWorker({ type: 'reload', id, options: changes }, (answer) => answer.type === 'reloaded' && answer.id === id);
+  }
+
+  /** Posts `message` to every worker; resolves once each answered (`isReply`) or exited. */
+  function askEveryWorker(message: ToWorker, isReply: (answer: FromWorker) => boolean): Promise<void> {
+    return Promise.all(
+      slots.map(
+        (slot) =>
+          new Promise<void>((resolve) => {
+            const worker = slot.worker;
+            const done = (): void => {
+              worker.off('message', onMessage);
+              worker.off('exit', done);
+              resolve();
+            };
+            const onMessage = (answer: FromWorker): void => {
+              if (isReply(answer)) done();
+            };
+            worker.on('message', onMessage);
+            worker.once('exit', done);
+            worker.postMessage(message);
+          }),
+      ),
+    ).then(() => undefined);
   }
 
   function reopenLog(): void {
@@ -355,22 +387,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     log.info('Entering lame duck mode, stop accepting new clients');
     await new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
     await new Promise<void>((resolve) => (websocketListener ? websocketListener.close(() => resolve()) : resolve()));
-    await Promise.all(
-      slots.map(
-        (slot) =>
-          new Promise<void>((resolve) => {
-            const onMessage = (message: FromWorker): void => {
-              if (message.type !== 'lame-duck-done') return;
-              slot.worker.off('message', onMessage);
-              resolve();
-            };
-            slot.worker.on('message', onMessage);
-            slot.worker.once('exit', () => resolve());
-            const message: ToWorker = { type: 'lame-duck' };
-            slot.worker.postMessage(message);
-          }),
-      ),
-    );
+    await askEveryWorker({ type: 'lame-duck' }, (answer) => answer.type === 'lame-duck-done');
     await close();
   }
 

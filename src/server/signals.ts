@@ -11,6 +11,7 @@ import { loadConfigFile } from '../config/config-file.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
 import { reopenLogFile } from './log-file.js';
 import type { RunningServer } from './server.js';
+import type { TlsConfig, WebSocketConfig } from '../transport/config.js';
 
 /** nats-server's --signal commands and the Unix signals they send (server/signal.go). */
 export const SIGNAL_COMMANDS: Record<string, NodeJS.Signals> = {
@@ -114,6 +115,7 @@ const RELOADABLE = new Set<keyof ServerOptions>([
   'authorization',
   'noAuthUser',
   'authTimeout',
+  'tls',
 ]);
 
 /** nats-server's config-file key for each option, to name what a reload refuses. */
@@ -130,6 +132,8 @@ const CONFIG_KEY: Partial<Record<keyof ServerOptions, string>> = {
   portsFileDir: 'ports_file_dir',
   tls: 'tls',
   websocket: 'websocket',
+  accounts: 'accounts',
+  operator: 'operator/resolver_preload',
 };
 
 /** What differs between two option sets, as the changes to apply; throws if something cannot change live. */
@@ -141,14 +145,41 @@ export function reloadChanges(current: Partial<ServerOptions>, next: Partial<Ser
     // Blocks (tls, websocket) are re-read as new objects: compare what they hold.
     if (JSON.stringify(current[key] ?? DEFAULT_OPTIONS[key]) !== JSON.stringify(after)) changes[key] = after;
   }
-  assertReloadable(changes);
+  assertReloadable(current, changes);
   return changes;
 }
 
-/** Throws, naming them, if `changes` holds options that cannot change on a running server. */
-export function assertReloadable(changes: Partial<ServerOptions>): void {
-  const refused = (Object.keys(changes) as (keyof ServerOptions)[]).filter((key) => !RELOADABLE.has(key));
+/** Throws, naming them, if `changes` to `current` holds options that cannot change on a running server. */
+export function assertReloadable(current: Partial<ServerOptions>, changes: Partial<ServerOptions>): void {
+  const refused = (Object.keys(changes) as (keyof ServerOptions)[]).filter(
+    (key) => !RELOADABLE.has(key) && !(key === 'websocket' && onlyWebSocketTlsChanged(current.websocket ?? null, changes.websocket ?? null)),
+  );
   if (refused.length > 0) throw new Error(`config reload not supported for ${refused.map((key) => CONFIG_KEY[key] ?? key).join(', ')}`);
+  const mapped = (tls: TlsConfig | null | undefined): boolean => tls?.verifyAndMap ?? false;
+  // As nats-server 2.9: certificates, CA, verify and timeout reload, the user mapping does not.
+  if (changes.tls !== undefined && mapped(current.tls) !== mapped(changes.tls)) {
+    throw new Error(`config reload not supported for tls verify_and_map: old=${mapped(current.tls)}, new=${mapped(changes.tls)}`);
+  }
+  if (changes.noAuthUser !== undefined) {
+    const before = current.noAuthUser ?? '';
+    const after = changes.noAuthUser;
+    const users = [...((changes.authorization ?? current.authorization)?.users ?? []), ...(current.accounts ?? []).flatMap((account) => account.users)];
+    // As nats-server 2.9: no_auth_user may only go away together with its user.
+    if (before === '' || after !== '' || users.some((user) => user.user === before)) {
+      throw new Error(`config reload not supported for no_auth_user: old=${before}, new=${after}`);
+    }
+  }
+}
+
+/**
+ * A websocket block that differs only in its TLS certificates, CA, verify or timeout: nats-server
+ * reloads those for new connections. Turning TLS on or off (wss:// or ws://) cannot change live;
+ * port -1 ("any port") matches the port in use.
+ */
+function onlyWebSocketTlsChanged(before: WebSocketConfig | null, after: WebSocketConfig | null): boolean {
+  if (before === null || after === null || before.tls === null || after.tls === null) return false;
+  const rest = (config: WebSocketConfig, port: number): string => JSON.stringify({ ...config, port, tls: null });
+  return rest(before, before.port) === rest(after, after.port === -1 ? before.port : after.port);
 }
 
 /** nats-server's ports file: the URLs clients and tools may use, one list per kind. */
@@ -207,7 +238,7 @@ export interface LifecycleOptions {
  * (files removed, exit 0); SIGHUP re-reads the config file and applies what may change live, keeping
  * every connection; a reload that fails or asks for what cannot change live leaves everything as it was.
  */
-export function manageProcess(lifecycle: LifecycleOptions): { reload(): void; stop(): Promise<void> } {
+export function manageProcess(lifecycle: LifecycleOptions): { reload(): Promise<void>; stop(): Promise<void> } {
   const { server, options, log } = lifecycle;
   const files: string[] = [];
   if (options.pidFile !== null) {
@@ -224,7 +255,7 @@ export function manageProcess(lifecycle: LifecycleOptions): { reload(): void; st
   }
   let fileOptions = lifecycle.fileOptions;
 
-  function reload(): void {
+  async function reload(): Promise<void> {
     if (lifecycle.configFile === null) {
       log.warn('Reload requested, but the server was started without a configuration file');
       return;
@@ -235,9 +266,10 @@ export function manageProcess(lifecycle: LifecycleOptions): { reload(): void; st
       const current = { ...fileOptions, ...lifecycle.flagOptions };
       const next = { ...loaded.options, ...lifecycle.flagOptions };
       const changes = reloadChanges(current, next);
-      server.reload(changes);
+      await server.reload(changes);
       fileOptions = loaded.options;
-      log.info({ changes }, 'Reloaded server configuration');
+      // Option names only: the values may hold passwords and tokens.
+      log.info({ changed: Object.keys(changes) }, 'Reloaded server configuration');
     } catch (error) {
       log.error(`Failed to reload server configuration: ${(error as Error).message}`);
     }
@@ -260,7 +292,7 @@ export function manageProcess(lifecycle: LifecycleOptions): { reload(): void; st
   let lameDuck = false;
   process.on('SIGINT', onStop);
   process.on('SIGTERM', onStop);
-  process.on('SIGHUP', reload);
+  process.on('SIGHUP', () => void reload());
   // Lame-duck mode; SIGINT/SIGTERM during it still stop at once.
   process.on('SIGUSR2', () => {
     if (lameDuck) return;

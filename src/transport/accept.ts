@@ -25,8 +25,8 @@ function tlsSetup(config: TlsConfig | null): TlsSetup | null {
 }
 
 export class Transports {
-  private readonly clientTls: TlsSetup | null;
-  private readonly websocketTls: TlsSetup | null;
+  private clientTls: TlsSetup | null;
+  private websocketTls: TlsSetup | null;
   private readonly upgrader: WebSocketUpgrader | null;
 
   constructor(
@@ -36,6 +36,15 @@ export class Transports {
     this.clientTls = tlsSetup(options.tls);
     this.websocketTls = tlsSetup(options.websocket?.tls ?? null);
     this.upgrader = options.websocket === null ? null : new WebSocketUpgrader(options.websocket);
+  }
+
+  /**
+   * A reload's TLS settings (certificates, CA, verify, timeout): connections accepted from now on
+   * get them; those already secured, or in their handshake, keep what they started with.
+   */
+  reloadTls(options: ServerOptions): void {
+    this.clientTls = tlsSetup(options.tls);
+    this.websocketTls = tlsSetup(options.websocket?.tls ?? null);
   }
 
   /**

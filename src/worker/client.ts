@@ -5,10 +5,11 @@ import { OK, PING, PONG } from '../protocol/encoder.js';
 import * as errors from '../protocol/errors.js';
 import { isValidPublishSubjectBytes, isValidSubscribeSubject } from '../sublist/subject.js';
 import { Outbound } from './outbound.js';
-import { authenticatorFor, type Identity, type JwtLimits } from '../auth/authenticator.js';
+import { ANONYMOUS, authenticatorFor, type Authenticator, type Credentials, type Identity, type JwtLimits, type Reauthorization } from '../auth/authenticator.js';
 import { minLimit, NO_LIMIT } from '../auth/jwt.js';
-import { LoginGate, type LoginClient } from '../auth/login.js';
+import { LoginGate, peerOf, type LoginClient } from '../auth/login.js';
 import { ConnectionPermissions } from '../auth/permissions.js';
+import { peerCertificateNames } from '../transport/tls.js';
 import type { Shard } from './shard.js';
 
 /** One SUB of one client. `sidBytes` is what MSG lines carry, kept as bytes for delivery. */
@@ -106,6 +107,16 @@ export class Client implements OpSink, LoginClient {
   connectReceived = false;
   /** Stands until the client authenticated, when authentication is required. */
   login: LoginGate | null = null;
+  /** Who the client is now; checked again, with `credentials`, when a reload changes authentication. */
+  private identity: Identity = ANONYMOUS;
+  /** The credential fields of its CONNECT (a user JWT is not kept: operator settings never reload). */
+  private credentials: Credentials = {};
+  /** The nonce its INFO carried ('' for none), which an NKey user signed. */
+  private readonly nonce: string;
+  /** Counts reload checks, so that a pool verdict that a newer reload overtook is dropped. */
+  private reauthorizations = 0;
+  /** Reads that arrived while a reload's check of this client ran in the pool; processed after its verdict. */
+  private heldReads: Buffer[] | null = null;
   /** The authenticated user's permissions; null = no restrictions. */
   permissions: ConnectionPermissions | null = null;
   /** Authenticated user (name or NKey); '' without authentication. */
@@ -141,11 +152,12 @@ export class Client implements OpSink, LoginClient {
     private readonly reader: ProtocolReader,
   ) {
     socket.setNoDelay(true);
-    const authenticator = authenticatorFor(shard.options);
-    if (authenticator.required) this.login = new LoginGate(this, authenticator);
+    if (authenticatorFor(shard.options).required) this.login = new LoginGate(this, () => authenticatorFor(shard.options));
+    this.nonce = this.login?.nonce ?? '';
     socket.on('data', (chunk: Buffer) => {
       if (this.closed) return;
       if (this.login !== null) this.login.onData(chunk);
+      else if (this.heldReads !== null) this.heldReads.push(chunk);
       else this.readChunk(chunk);
     });
     socket.on('drain', () => {
@@ -175,9 +187,7 @@ export class Client implements OpSink, LoginClient {
 
   applyIdentity(identity: Identity): void {
     this.login = null;
-    this.user = identity.name;
-    this.account = identity.account;
-    this.permissions = identity.permissions === null ? null : new ConnectionPermissions(identity.permissions);
+    this.adoptIdentity(identity);
     const accountExpiresAt = identity.jwtLimits?.accountExpiresAt ?? 0;
     if (accountExpiresAt > 0 && (identity.expiresAt === 0 || accountExpiresAt < identity.expiresAt)) {
       this.expireAt(accountExpiresAt, errors.ERR_ACCOUNT_AUTHENTICATION_EXPIRED);
@@ -185,6 +195,75 @@ export class Client implements OpSink, LoginClient {
       this.expireAt(identity.expiresAt, errors.ERR_USER_AUTHENTICATION_EXPIRED);
     }
     if (identity.jwtLimits !== null) this.applyJwtLimits(identity.jwtLimits);
+  }
+
+  private adoptIdentity(identity: Identity): void {
+    this.identity = identity;
+    this.user = identity.name;
+    this.account = identity.account;
+    this.permissions = identity.permissions === null ? null : new ConnectionPermissions(identity.permissions);
+    // As nats-server records them: a no_auth_user client logged in as that user (with its password),
+    // a verify_and_map client as its certificate's user.
+    if (identity.foundBy === 'no_auth_user') this.credentials = { user: identity.name };
+    else if (identity.foundBy === 'certificate') this.credentials = { ...this.credentials, user: identity.name };
+  }
+
+  /**
+   * A reload changed the authentication settings: the client passes again or is closed, and keeps
+   * only the subscriptions its new permissions allow (nats-server reloadAuthorization). A client
+   * still logging in needs nothing: its gate checks against the new settings.
+   */
+  reauthorize(authenticator: Authenticator): void {
+    if (this.closed || this.login !== null) return;
+    const names = authenticator.tlsMap ? peerCertificateNames(this.socket) : [];
+    const result = authenticator.reauthorize(this.credentials, this.identity, this.nonce, peerOf(this.socket), names);
+    const round = ++this.reauthorizations;
+    if (!(result instanceof Promise)) {
+      this.applyReauthorization(result);
+      this.releaseHeldReads();
+      return;
+    }
+    // As in nats-server, whose check blocks the connection: what it sends next meets the verdict.
+    this.heldReads ??= [];
+    this.socket.pause();
+    void result.then((verdict) => {
+      if (round !== this.reauthorizations || this.closed) return;
+      this.applyReauthorization(verdict);
+      this.releaseHeldReads();
+    });
+  }
+
+  private releaseHeldReads(): void {
+    const held = this.heldReads;
+    if (held === null) return;
+    this.heldReads = null;
+    for (const chunk of held) {
+      if (this.closed) return;
+      this.readChunk(chunk);
+    }
+    if (!this.closed) this.socket.resume();
+  }
+
+  private applyReauthorization(result: Reauthorization): void {
+    if (result.verdict === 'removed') {
+      // nats-server closes a client whose user is gone without a word.
+      this.close('Client Closed');
+      return;
+    }
+    if (result.verdict === 'refused') {
+      this.sendErrorAndClose(errors.ERR_AUTHORIZATION_VIOLATION, 'Authentication Failure');
+      return;
+    }
+    this.adoptIdentity(result.identity);
+    const perms = this.permissions;
+    if (perms === null) return;
+    for (const sub of [...this.subs.values()]) {
+      // As nats-server's processSubsOnConfigReload: a queue subscription stays if its subject alone is allowed.
+      if (perms.canSubscribe(sub.subject, null) || (sub.queue !== null && perms.canSubscribe(sub.subject, sub.queue))) continue;
+      this.removeSubscription(sub);
+      this.send(errors.errSubscriptionRevoked(sub.subject, sub.sid));
+      this.shard.log.info({ cid: this.id }, `Removed sub "${sub.subject}" (sid "${sub.sid}") for User "${this.user}" - not authorized`);
+    }
   }
 
   /**
@@ -352,6 +431,8 @@ export class Client implements OpSink, LoginClient {
     this.version = opts.version ?? '';
     this.protocol = opts.protocol ?? 0;
     this.connectReceived = true;
+    const { user, pass, auth_token, nkey, sig } = fields;
+    this.credentials = { user, pass, auth_token, nkey, sig };
     if (this.login !== null) this.login.authenticate(fields);
     else this.finishConnect();
   }

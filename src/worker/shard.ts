@@ -389,6 +389,12 @@ export class Shard {
     if (this.flow.holdingForRing && !this.mesh.overflowing) this.flow.ringsDrained();
   };
 
+  /** A reload changed the authentication settings: every connection is checked against them. */
+  reauthorize(): void {
+    const authenticator = authenticatorFor(this.options);
+    for (const client of [...this.clients]) client.reauthorize(authenticator);
+  }
+
   /** Closes every connection (server shutdown). */
   closeAll(): void {
     for (const client of [...this.clients]) client.close('Server Shutdown');

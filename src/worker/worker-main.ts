@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ServerInfo } from '../protocol/encoder.js';
+import { setInfoTls, type ServerInfo } from '../protocol/encoder.js';
 import { selectParser } from '../protocol/backend.js';
 import { createLogger } from '../server/logger.js';
 import type { ServerOptions } from '../server/options.js';
@@ -33,7 +33,7 @@ export type ToWorker =
   /** Connections the main thread accepted in one turn: duplicated fds this worker now owns. */
   | { type: 'connections'; connections: { fd: number; clientId: number; kind: ConnectionKind }[] }
   | { type: 'stats'; id: number; query: StatsQuery }
-  | { type: 'reload'; options: Partial<ServerOptions> }
+  | { type: 'reload'; id: number; options: Partial<ServerOptions> }
   | { type: 'lame-duck' }
   | { type: 'reopen-log' }
   | { type: 'adopt-region'; worker: number; region: SharedArrayBuffer }
@@ -44,6 +44,8 @@ export type FromWorker =
   | { type: 'listen-error'; message: string }
   | { type: 'stats'; id: number; snapshot: WorkerSnapshot }
   | { type: 'lame-duck-done' }
+  /** A reload is applied (connected clients re-checked, save for credentials still in the pool). */
+  | { type: 'reloaded'; id: number }
   | { type: 'interest-region'; worker: number; region: SharedArrayBuffer }
   | { type: 'stopped' };
 
@@ -102,12 +104,18 @@ port.on('message', (message: ToWorker) => {
     case 'stats':
       post({ type: 'stats', id: message.id, snapshot: workerStats.collect(message.query, mesh.snapshot()) });
       break;
-    case 'reload':
+    case 'reload': {
+      const changes = message.options;
       // Limits are read from these objects by every new connection; the log level applies at once.
-      Object.assign(config.options, message.options);
+      Object.assign(config.options, changes);
       config.info.max_payload = config.options.maxPayload;
+      setInfoTls(config.info, config.options.tls);
       log.level = config.options.logLevel;
+      if (changes.tls !== undefined || changes.websocket !== undefined) transports.reloadTls(config.options);
+      if (changes.authorization !== undefined || changes.noAuthUser !== undefined) shard.reauthorize();
+      post({ type: 'reloaded', id: message.id });
       break;
+    }
     case 'reopen-log':
       reopenLogFile(log);
       break;

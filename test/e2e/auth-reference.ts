@@ -10,11 +10,17 @@ import { loadConfigFile } from '../../src/config/config-file.js';
 import { assertNatsServerInstalled, NATS_SERVER_BIN } from '../helpers/nats-server.js';
 import { startTestServer } from '../helpers/server.js';
 import type { ServerOptions } from '../../src/server/options.js';
+import { reloadChanges } from '../../src/server/signals.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 export interface ConfiguredBroker {
   port: number;
   url: string;
+  /**
+   * Replaces the config text and reloads it (nats-server: SIGHUP); resolves once applied, rejects
+   * with the reason when the broker refuses it.
+   */
+  reload(conf: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -25,16 +31,32 @@ function writeConf(text: string): { file: string; dir: string } {
   return { file, dir };
 }
 
-/** Natrium with the options of `conf` (plus test overrides such as workers and parser). */
-export async function startNatriumWithConf(conf: string, extra: Partial<ServerOptions> = {}): Promise<ConfiguredBroker> {
+function readConf(conf: string): Partial<ServerOptions> {
   const { file, dir } = writeConf(conf);
   try {
-    const { options } = loadConfigFile(file, {});
-    const server = await startTestServer({ ...options, ...extra });
-    return { port: server.port, url: server.url, close: () => server.close() };
+    return loadConfigFile(file, {}).options;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Natrium with the options of `conf` (plus test overrides such as workers and parser); a reload
+ * reads the new text and applies what differs, as SIGHUP does.
+ */
+export async function startNatriumWithConf(conf: string, extra: Partial<ServerOptions> = {}): Promise<ConfiguredBroker> {
+  let options = readConf(conf);
+  const server = await startTestServer({ ...options, ...extra });
+  return {
+    port: server.port,
+    url: server.url,
+    async reload(text) {
+      const next = readConf(text);
+      await server.reload(reloadChanges({ ...options, ...extra }, { ...next, ...extra }));
+      options = next;
+    },
+    close: () => server.close(),
+  };
 }
 
 /** nats-server with `conf`, on 127.0.0.1 and a port it picks. */
@@ -43,11 +65,11 @@ export async function startReferenceWithConf(conf: string): Promise<ConfiguredBr
   const { file, dir } = writeConf(conf);
   const child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', '-1', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let log = '';
+  child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
   const port = await new Promise<number>((resolve, reject) => {
-    let log = '';
     const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${log}`)), 10_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
+    child.stderr!.on('data', () => {
       const match = /Listening for client connections on [^\s]*:(\d+)/.exec(log);
       if (match) {
         clearTimeout(timer);
@@ -62,6 +84,23 @@ export async function startReferenceWithConf(conf: string): Promise<ConfiguredBr
   return {
     port,
     url: `nats://127.0.0.1:${port}`,
+    reload(text) {
+      writeFileSync(file, text);
+      const from = log.length;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`nats-server did not reload:\n${log.slice(from)}`)), 10_000);
+        const check = (): void => {
+          const outcome = /Reloaded server configuration|Failed to reload server configuration: (.*)/.exec(log.slice(from));
+          if (outcome === null) return;
+          clearTimeout(timer);
+          child.stderr!.off('data', check);
+          if (outcome[1] === undefined) resolve();
+          else reject(new Error(outcome[1]));
+        };
+        child.stderr!.on('data', check);
+        child.kill('SIGHUP');
+      });
+    },
     async close() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
