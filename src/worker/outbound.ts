@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { NO_RESPONDERS_HEADER, writeDecimal } from '../protocol/encoder.js';
 import type { MessageView } from './message.js';
-import { copyBytes } from './copy-bytes.js';
+import { copyBytes, dataViewOf } from './copy-bytes.js';
 
 /** Small, so 10 000 idle connections hold little; a busy client grows it once and keeps the size. */
 const INITIAL_SIZE = 2 * 1024;
@@ -10,6 +10,7 @@ const MAX_KEPT_SIZE = 1024 * 1024;
 /** An idle client keeps a buffer up to this size between flushes; a larger one is let go. */
 const MAX_IDLE_SIZE = 64 * 1024;
 const MSG_PREFIX = 0x4d53_4720; // "MSG "
+const EMPTY_VIEW = dataViewOf(new Uint8Array(0));
 
 /**
  * One client's outbound bytes between flushes. Deliveries append into a single buffer that is
@@ -18,6 +19,8 @@ const MSG_PREFIX = 0x4d53_4720; // "MSG "
  */
 export class Outbound {
   private buf: Buffer | null = null;
+  /** dataViewOf(buf), for copyBytes. */
+  private view = EMPTY_VIEW;
   length = 0;
   /** Size of the next fresh buffer: what the last flush needed, so a busy client does not regrow. */
   private nextSize = INITIAL_SIZE;
@@ -26,10 +29,12 @@ export class Outbound {
     let buf = this.buf;
     if (buf === null) {
       buf = this.buf = Buffer.allocUnsafe(Math.max(this.nextSize, n));
+      this.view = dataViewOf(buf);
     } else if (this.length + n > buf.length) {
       const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, this.length + n));
       buf.copy(grown, 0, 0, this.length);
       buf = this.buf = grown;
+      this.view = dataViewOf(buf);
     }
     return buf;
   }
@@ -71,18 +76,19 @@ export class Outbound {
     payloadLen: number,
   ): void {
     const buf = this.reserve(subjectLen + sid.length + replyLen + payloadLen + 36);
+    const view = this.view;
     let o = this.length;
     if (hdrLen >= 0) buf[o++] = 0x48; // 'H'
     buf.writeUInt32BE(MSG_PREFIX, o);
     o += 4;
-    copyBytes(buf, o, src, subjectOff, subjectLen);
+    copyBytes(buf, view, o, src, subjectOff, subjectLen);
     o += subjectLen;
     buf[o++] = 0x20;
-    copyBytes(buf, o, sid, 0, sid.length);
+    copyBytes(buf, view, o, sid, 0, sid.length);
     o += sid.length;
     buf[o++] = 0x20;
     if (replyLen > 0) {
-      copyBytes(buf, o, replySrc, replyOff, replyLen);
+      copyBytes(buf, view, o, replySrc, replyOff, replyLen);
       o += replyLen;
       buf[o++] = 0x20;
     }
@@ -93,7 +99,7 @@ export class Outbound {
     o = writeDecimal(buf, o, payloadLen);
     buf[o++] = 0x0d;
     buf[o++] = 0x0a;
-    copyBytes(buf, o, payloadSrc, payloadOff, payloadLen);
+    copyBytes(buf, view, o, payloadSrc, payloadOff, payloadLen);
     o += payloadLen;
     buf[o++] = 0x0d;
     buf[o++] = 0x0a;

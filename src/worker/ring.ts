@@ -33,7 +33,7 @@
  * Beyond the limit a record is dropped and counted (the caller reports a slow consumer).
  */
 
-import { copyBytes } from './copy-bytes.js';
+import { copyBytes, dataViewOf } from './copy-bytes.js';
 
 const HEAD = 0;
 const TAIL = 16;
@@ -137,7 +137,7 @@ export class Doorbell {
 }
 
 function encodeRecord(
-  words: Int32Array, bytes: Uint8Array, position: number, size: number,
+  words: Int32Array, bytes: Uint8Array, view: DataView, position: number, size: number,
   src: Uint8Array, account: number, flags: number,
   subjectOffset: number, subjectLength: number, replyOffset: number, replyLength: number,
   headerLength: number, payloadOffset: number, payloadLength: number,
@@ -153,10 +153,10 @@ function encodeRecord(
   words[w + 6] = tag;
   for (let i = 0; i < groupCount; i++) words[w + 7 + i] = groups![i];
   let p = position + RECORD_HEADER_BYTES + 4 * groupCount;
-  copyBytes(bytes, p, src, subjectOffset, subjectLength);
+  copyBytes(bytes, view, p, src, subjectOffset, subjectLength);
   p += subjectLength;
-  copyBytes(bytes, p, src, replyOffset, replyLength);
-  copyBytes(bytes, p + replyLength, src, payloadOffset, payloadLength);
+  copyBytes(bytes, view, p, src, replyOffset, replyLength);
+  copyBytes(bytes, view, p + replyLength, src, payloadOffset, payloadLength);
 }
 
 export interface RingProducerOptions {
@@ -172,11 +172,13 @@ export class RingProducer {
   private readonly stats: Float64Array;
   private readonly words: Int32Array;
   private readonly bytes: Uint8Array;
+  private readonly bytesView: DataView;
   private readonly mask: number;
   private tail: number;
   private publishedTail: number;
   private cachedHead: number;
   private overflow = new Uint8Array(0);
+  private overflowView = dataViewOf(this.overflow);
   private overflowWords = new Int32Array(0);
   private overflowStart = 0;
   private overflowEnd = 0;
@@ -195,6 +197,7 @@ export class RingProducer {
     this.mask = this.capacity - 1;
     this.words = new Int32Array(ring, CONTROL_BYTES, this.capacity >> 2);
     this.bytes = new Uint8Array(ring, CONTROL_BYTES, this.capacity);
+    this.bytesView = dataViewOf(this.bytes);
     this.tail = this.publishedTail = Atomics.load(this.control, TAIL);
     this.cachedHead = Atomics.load(this.control, HEAD);
     this.overflowLimitBytes = options.overflowLimitBytes ?? DEFAULT_OVERFLOW_LIMIT_BYTES;
@@ -220,7 +223,7 @@ export class RingProducer {
     if (this.overflowStart === this.overflowEnd) {
       const position = this.reserve(size);
       if (position >= 0) {
-        encodeRecord(this.words, this.bytes, position, size, src, account, flags, subjectOffset, subjectLength,
+        encodeRecord(this.words, this.bytes, this.bytesView, position, size, src, account, flags, subjectOffset, subjectLength,
           replyOffset, replyLength, headerLength, payloadOffset, payloadLength, groups, groupCount, tag);
         this.tail = (this.tail + size) | 0;
         this.recordsWritten++;
@@ -236,7 +239,7 @@ export class RingProducer {
       return WriteResult.DROPPED;
     }
     if (this.overflowEnd + size > this.overflow.length) this.makeOverflowRoom(size);
-    encodeRecord(this.overflowWords, this.overflow, this.overflowEnd, size, src, account, flags, subjectOffset,
+    encodeRecord(this.overflowWords, this.overflow, this.overflowView, this.overflowEnd, size, src, account, flags, subjectOffset,
       subjectLength, replyOffset, replyLength, headerLength, payloadOffset, payloadLength, groups, groupCount, tag);
     this.overflowEnd += size;
     return WriteResult.OVERFLOW;
@@ -320,6 +323,7 @@ export class RingProducer {
     this.dropping = false;
     if (this.overflow.length > OVERFLOW_KEEP_BYTES) {
       this.overflow = new Uint8Array(0);
+      this.overflowView = dataViewOf(this.overflow);
       this.overflowWords = new Int32Array(0);
     }
   }
@@ -333,6 +337,7 @@ export class RingProducer {
       const grown = new Uint8Array(Math.max(doubled, used + size));
       grown.set(this.overflow.subarray(this.overflowStart, this.overflowEnd));
       this.overflow = grown;
+      this.overflowView = dataViewOf(grown);
       this.overflowWords = new Int32Array(grown.buffer);
     }
     this.overflowStart = 0;
