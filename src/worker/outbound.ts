@@ -13,14 +13,20 @@ const MSG_PREFIX = 0x4d53_4720; // "MSG "
 const EMPTY_VIEW = dataViewOf(new Uint8Array(0));
 
 /**
- * One client's outbound bytes between flushes. Deliveries append into a single buffer that is
- * written with one socket.write per flush; when the kernel took everything synchronously the
- * buffer is reused, otherwise it is handed to the socket and a fresh one is started.
+ * One client's outbound bytes between flushes. Deliveries append into the current buffer; when it
+ * is full it joins the list of full chunks and a larger one is started (nothing is copied to
+ * grow), and a flush writes them all in one corked write. A buffer the kernel took synchronously
+ * is reused; one still queued in the socket is left to it and a fresh one is started.
  */
 export class Outbound {
   private buf: Buffer | null = null;
   /** dataViewOf(buf), for copyBytes. */
   private view = EMPTY_VIEW;
+  /** Bytes used in buf. */
+  private used = 0;
+  /** Filled buffers written before buf at the next flush. */
+  private chunks: Buffer[] = [];
+  /** Bytes waiting for the next flush, in chunks and buf. */
   length = 0;
   /** Size of the next fresh buffer: what the last flush needed, so a busy client does not regrow. */
   private nextSize = INITIAL_SIZE;
@@ -28,20 +34,26 @@ export class Outbound {
   private reserve(n: number): Buffer {
     let buf = this.buf;
     if (buf === null) {
-      buf = this.buf = Buffer.allocUnsafe(Math.max(this.nextSize, n));
-      this.view = dataViewOf(buf);
-    } else if (this.length + n > buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, this.length + n));
-      buf.copy(grown, 0, 0, this.length);
-      buf = this.buf = grown;
-      this.view = dataViewOf(buf);
+      buf = this.start(Math.max(this.nextSize, n));
+    } else if (this.used + n > buf.length) {
+      if (this.used > 0) this.chunks.push(buf.subarray(0, this.used));
+      buf = this.start(Math.max(Math.min(buf.length * 2, MAX_KEPT_SIZE), n));
     }
+    return buf;
+  }
+
+  private start(size: number): Buffer {
+    const buf = (this.buf = Buffer.allocUnsafe(size));
+    this.view = dataViewOf(buf);
+    this.used = 0;
     return buf;
   }
 
   append(bytes: Buffer): void {
     const buf = this.reserve(bytes.length);
-    this.length += bytes.copy(buf, this.length);
+    const n = bytes.copy(buf, this.used);
+    this.used += n;
+    this.length += n;
   }
 
   /**
@@ -77,7 +89,7 @@ export class Outbound {
   ): void {
     const buf = this.reserve(subjectLen + sid.length + replyLen + payloadLen + 36);
     const view = this.view;
-    let o = this.length;
+    let o = this.used;
     if (hdrLen >= 0) buf[o++] = 0x48; // 'H'
     buf.writeUInt32BE(MSG_PREFIX, o);
     o += 4;
@@ -103,29 +115,42 @@ export class Outbound {
     o += payloadLen;
     buf[o++] = 0x0d;
     buf[o++] = 0x0a;
-    this.length = o;
+    this.length += o - this.used;
+    this.used = o;
   }
 
   /** Writes everything pending to the socket. */
   flushTo(socket: Socket): void {
     const buf = this.buf;
     if (buf === null || this.length === 0) return;
-    if (socket.writableLength !== 0) {
-      // Backed up: queue an exact copy and keep the buffer. Handing over the whole buffer would
-      // let a slow socket pin megabytes for the few bytes each flush holds.
-      socket.write(Buffer.from(buf.subarray(0, this.length)));
-      this.length = 0;
-      return;
+    const backedUp = socket.writableLength !== 0;
+    const chunks = this.chunks;
+    if (chunks.length > 0) {
+      socket.cork();
+      for (let i = 0; i < chunks.length; i++) socket.write(chunks[i]);
+      this.chunks = [];
     }
-    socket.write(buf.subarray(0, this.length));
-    this.nextSize = Math.max(INITIAL_SIZE, Math.min(buf.length, MAX_KEPT_SIZE));
+    this.nextSize = Math.max(INITIAL_SIZE, Math.min(this.length, MAX_KEPT_SIZE));
     this.length = 0;
-    // A synchronous, complete write leaves nothing queued: the buffer is ours again.
-    if (socket.writableLength !== 0 || buf.length > MAX_IDLE_SIZE) this.buf = null;
+    if (this.used > 0) {
+      if (backedUp && this.used < buf.length >> 1) {
+        // A slow socket would pin the whole buffer for the few bytes it holds: queue an exact copy.
+        socket.write(Buffer.from(buf.subarray(0, this.used)));
+        this.used = 0;
+      } else {
+        socket.write(buf.subarray(0, this.used));
+        this.used = 0;
+        // Complete synchronously with nothing queued: the buffer is ours again.
+        if (backedUp || socket.writableLength !== 0 || buf.length > MAX_IDLE_SIZE) this.buf = null;
+      }
+    }
+    if (chunks.length > 0) socket.uncork();
   }
 
   discard(): void {
     this.buf = null;
+    this.chunks = [];
+    this.used = 0;
     this.length = 0;
   }
 }
