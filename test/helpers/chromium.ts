@@ -13,6 +13,12 @@ export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
 type Result = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** The page's size in CSS pixels, which is also the size of its screenshots. */
+export interface Viewport {
+  width: number;
+  height: number;
+}
+
 export class HeadlessChromium {
   /** What the page logged (console API calls and uncaught exceptions), for failure messages. */
   readonly console: string[] = [];
@@ -24,7 +30,7 @@ export class HeadlessChromium {
   private sessionId: string | null = null;
   private readonly listeners = new Map<string, (params: Result) => void>();
 
-  constructor() {
+  constructor(private readonly viewport: Viewport = { width: 1024, height: 700 }) {
     try {
       accessSync(CHROMIUM, constants.X_OK);
     } catch {
@@ -32,7 +38,7 @@ export class HeadlessChromium {
     }
     this.child = spawn(
       CHROMIUM,
-      ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--remote-debugging-pipe', `--user-data-dir=${this.profile}`, '--window-size=1024,700', 'about:blank'],
+      ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--remote-debugging-pipe', `--user-data-dir=${this.profile}`, `--window-size=${viewport.width},${viewport.height}`, 'about:blank'],
       { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] },
     );
     const fromBrowser = this.child.stdio[4] as Readable;
@@ -78,6 +84,7 @@ export class HeadlessChromium {
     ({ sessionId: this.sessionId } = await this.send('Target.attachToTarget', { targetId, flatten: true }, false));
     await this.send('Page.enable');
     await this.send('Runtime.enable');
+    await this.send('Emulation.setDeviceMetricsOverride', { ...this.viewport, deviceScaleFactor: 1, mobile: false });
     const loaded = new Promise<void>((resolve) => this.listeners.set('Page.loadEventFired', () => resolve()));
     await this.send('Page.navigate', { url });
     await loaded;
