@@ -3,10 +3,10 @@
  * CLI and nats-server) with monitoring on, their memory from /proc, their logs, /varz and /connz,
  * command-line options, and a raw subscriber that never reads its socket.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import { launchBroker, loggedClientPort, NATS_SERVER_BIN, type LaunchedBroker } from '../../src/bench/brokers.js';
 import { cliDefaultWorkers } from '../../src/server/options.js';
 
 export type BrokerKind = 'natrium' | 'nats-server';
@@ -21,42 +21,26 @@ export interface BrokerSpec {
   args?: string[];
 }
 
-export interface Broker {
+export interface Broker extends LaunchedBroker {
   spec: BrokerSpec;
   label: string;
   url: string;
   port: number;
   monitorUrl: string;
-  pid: number;
-  /** Every line the broker logged so far. */
-  log: string[];
-  rssBytes(): number;
-  peakRssBytes(): number;
-  close(): Promise<void>;
 }
 
-export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const NATRIUM_MAIN = new URL('../../src/cli/main.js', import.meta.url).pathname;
-const START_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 5_000;
-
-const children = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
 
 export function brokerLabel(spec: BrokerSpec): string {
   if (spec.kind === 'nats-server') return 'nats-server';
   return `natrium ${spec.workers ?? cliDefaultWorkers()}w`;
 }
 
-function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  try {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
+/** The client and monitoring ports once the broker logged both and that it is ready. */
+function readyPorts(log: string): { client: number; http: number } | undefined {
+  const client = loggedClientPort(log);
+  const http = /Starting http monitor on [^\s"]*:(\d+)/.exec(log);
+  return client !== undefined && http && /Server is ready/.test(log) ? { client, http: Number(http[1]) } : undefined;
 }
 
 /** Starts the broker with monitoring on a port it picks; resolves once both ports are logged. */
@@ -67,58 +51,14 @@ export async function startBroker(spec: BrokerSpec): Promise<Broker> {
     spec.kind === 'natrium'
       ? [process.execPath, [NATRIUM_MAIN, '-a', '127.0.0.1', `--port=${port}`, '--http_port=-1', ...(spec.workers === null ? [] : ['--workers', String(spec.workers)]), ...extra]]
       : [NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(port), '-m', '-1', ...extra]];
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const log: string[] = [];
-  let partial = '';
-  const onData = (chunk: Buffer): void => {
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop()!;
-    log.push(...lines);
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const ports = await new Promise<{ client: number; http: number }>((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${spec.kind} did not start within ${START_TIMEOUT_MS} ms:\n${log.join('\n')}`)), START_TIMEOUT_MS);
-    const poll = setInterval(() => {
-      const text = log.join('\n');
-      const client = /Listening for client connections on [^\s"]*:(\d+)/.exec(text);
-      const http = /Starting http monitor on [^\s"]*:(\d+)/.exec(text);
-      if (client && http && /Server is ready/.test(text)) done(null, { client: Number(client[1]), http: Number(http[1]) });
-    }, 20);
-    const onExit = (code: number | null): void => done(new Error(`${spec.kind} exited with code ${code}:\n${log.join('\n')}`));
-    child.once('exit', onExit);
-    function done(error: Error | null, value?: { client: number; http: number }): void {
-      clearTimeout(timer);
-      clearInterval(poll);
-      child.off('exit', onExit);
-      if (error) {
-        child.kill('SIGKILL');
-        reject(error);
-      } else resolve(value!);
-    }
-  });
-  const pid = child.pid!;
+  const { broker, ready: ports } = await launchBroker(spec.kind, command, args, readyPorts);
   return {
+    ...broker,
     spec,
     label: brokerLabel(spec),
     url: `nats://127.0.0.1:${ports.client}`,
     port: ports.client,
     monitorUrl: `http://127.0.0.1:${ports.http}`,
-    pid,
-    log,
-    rssBytes: () => statusBytes(pid, 'VmRSS'),
-    peakRssBytes: () => statusBytes(pid, 'VmHWM'),
-    async close() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const guard = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-        await exited;
-        clearTimeout(guard);
-      }
-      children.delete(child);
-    },
   };
 }
 

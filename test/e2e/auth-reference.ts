@@ -2,12 +2,11 @@
  * Both brokers from one nats-server config text, for the security tests: nats-server reads the
  * file itself, Natrium reads it through its config reader (so the file's meaning is tested too).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfigFile } from '../../src/config/config-file.js';
-import { assertNatsServerInstalled, NATS_SERVER_BIN } from '../helpers/nats-server.js';
+import { startNatsServerWithConf } from '../helpers/nats-server.js';
 import { startTestServer } from '../helpers/server.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import { reloadChanges } from '../../src/server/signals.js';
@@ -61,53 +60,34 @@ export async function startNatriumWithConf(conf: string, extra: Partial<ServerOp
 
 /** nats-server with `conf`, on 127.0.0.1 and a port it picks. */
 export async function startReferenceWithConf(conf: string): Promise<ConfiguredBroker> {
-  assertNatsServerInstalled();
-  const { file, dir } = writeConf(conf);
-  const child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', '-1', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let log = '';
-  child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${log}`)), 10_000);
-    child.stderr!.on('data', () => {
-      const match = /Listening for client connections on [^\s]*:(\d+)/.exec(log);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`nats-server exited with ${code}:\n${log}`));
-    });
-  });
+  const server = await startNatsServerWithConf(conf);
   return {
-    port,
-    url: `nats://127.0.0.1:${port}`,
+    port: server.port,
+    url: server.url,
     reload(text) {
-      writeFileSync(file, text);
-      const from = log.length;
+      writeFileSync(server.configFile, text);
+      const from = server.log.length;
+      const logSince = (): string => server.log.slice(from).join('\n');
+      const stderr = server.process.stderr!;
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`nats-server did not reload:\n${log.slice(from)}`)), 10_000);
+        const timer = setTimeout(() => {
+          stderr.off('data', check);
+          reject(new Error(`nats-server did not reload:\n${logSince()}`));
+        }, 10_000);
+        // The server's own reader (registered first) has added the chunk's lines by now.
         const check = (): void => {
-          const outcome = /Reloaded server configuration|Failed to reload server configuration: (.*)/.exec(log.slice(from));
+          const outcome = /Reloaded server configuration|Failed to reload server configuration: (.*)/.exec(logSince());
           if (outcome === null) return;
           clearTimeout(timer);
-          child.stderr!.off('data', check);
+          stderr.off('data', check);
           if (outcome[1] === undefined) resolve();
           else reject(new Error(outcome[1]));
         };
-        child.stderr!.on('data', check);
-        child.kill('SIGHUP');
+        stderr.on('data', check);
+        server.process.kill('SIGHUP');
       });
     },
-    async close() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: () => server.close(),
   };
 }
 

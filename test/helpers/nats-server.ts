@@ -3,16 +3,17 @@
  * are translated to nats-server's configuration keys so both brokers can run with the same limits.
  * A missing binary is a test failure with instructions, never a skip.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { assertNatsServerInstalled, launchBroker, loggedClientPort, NATS_SERVER_BIN, type LaunchedBroker } from '../../src/bench/brokers.js';
 import type { ServerOptions } from '../../src/server/options.js';
 
-export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
-const START_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 5_000;
+export { assertNatsServerInstalled, NATS_SERVER_BIN };
+
+const GREETING_TIMEOUT_MS = 10_000;
 
 /** The same shape as Natrium's RunningServer, plus the child process. */
 export interface RunningNatsServer {
@@ -20,6 +21,10 @@ export interface RunningNatsServer {
   host: string;
   port: number;
   process: ChildProcess;
+  /** Every complete line nats-server logged so far. */
+  log: string[];
+  /** The configuration file it runs with (rewrite it and send SIGHUP to reload). */
+  configFile: string;
   close(): Promise<void>;
 }
 
@@ -39,22 +44,6 @@ export type ReferenceOptions = Partial<
     | 'tls'
   >
 >;
-
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
-export function assertNatsServerInstalled(binary = NATS_SERVER_BIN): void {
-  try {
-    accessSync(binary, constants.X_OK);
-  } catch {
-    throw new Error(
-      `nats-server not found at ${binary}: differential tests need the reference broker. ` +
-        'Install it with `apt-get install -y nats-server` (or set NATS_SERVER_BIN).',
-    );
-  }
-}
 
 /** nats-server configuration text for the given options (durations in milliseconds). */
 export function natsServerConfig(options: ReferenceOptions): string {
@@ -76,77 +65,41 @@ export function natsServerConfig(options: ReferenceOptions): string {
   return lines.join('\n') + '\n';
 }
 
-/** Starts nats-server on 127.0.0.1 and a free port; resolves once it accepts connections. */
-export async function startNatsServer(options: ReferenceOptions = {}, binary = NATS_SERVER_BIN): Promise<RunningNatsServer> {
+/** Starts nats-server with `options` on 127.0.0.1 and a port it picks; resolves once it accepts connections. */
+export function startNatsServer(options: ReferenceOptions = {}, binary = NATS_SERVER_BIN): Promise<RunningNatsServer> {
+  return startNatsServerWithConf(natsServerConfig(options), binary);
+}
+
+/** Starts nats-server with the configuration text `conf` on 127.0.0.1 and a port it picks. */
+export async function startNatsServerWithConf(conf: string, binary = NATS_SERVER_BIN): Promise<RunningNatsServer> {
   assertNatsServerInstalled(binary);
   const dir = mkdtempSync(path.join(tmpdir(), 'natrium-ref-'));
   const configFile = path.join(dir, 'nats-server.conf');
-  writeFileSync(configFile, natsServerConfig(options));
-  // -p -1 lets nats-server pick the port itself (no race with another process); we read it from its log.
-  const child = spawn(binary, ['-a', '127.0.0.1', '-p', '-1', '-c', configFile], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  running.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let port: number;
+  writeFileSync(configFile, conf);
+  let broker: LaunchedBroker | undefined;
   try {
-    port = await listeningPort(child);
+    // -p -1 lets nats-server pick the port itself (no race with another process); it logs which.
+    const { broker: started, ready: port } = await launchBroker('nats-server', binary, ['-a', '127.0.0.1', '-p', '-1', '-c', configFile], loggedClientPort);
+    broker = started;
     await waitUntilAccepting(port);
+    const host = '127.0.0.1';
+    return {
+      url: `nats://${host}:${port}`,
+      host,
+      port,
+      process: started.child,
+      log: started.log,
+      configFile,
+      async close() {
+        await started.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   } catch (err) {
-    child.kill('SIGKILL');
-    await exited;
-    running.delete(child);
+    await broker?.close();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const host = '127.0.0.1';
-  return {
-    url: `nats://${host}:${port}`,
-    host,
-    port,
-    process: child,
-    async close() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const guard = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-        await exited;
-        clearTimeout(guard);
-      }
-      running.delete(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function listeningPort(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const onData = (chunk: Buffer) => {
-      log += chunk.toString();
-      const match = /Listening for client connections on [^\s]*:(\d+)/.exec(log);
-      if (match) {
-        finish();
-        resolve(Number(match[1]));
-        // Keep draining stderr so nats-server never blocks on a full pipe.
-        child.stderr?.resume();
-      }
-    };
-    const onExit = (code: number | null, signal: string | null) => {
-      finish();
-      reject(new Error(`nats-server exited (code ${code}, signal ${signal}) before listening:\n${log}`));
-    };
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error(`nats-server did not report a client port within ${START_TIMEOUT_MS} ms:\n${log}`));
-    }, START_TIMEOUT_MS);
-    const finish = () => {
-      clearTimeout(timer);
-      child.stderr?.off('data', onData);
-      child.off('exit', onExit);
-    };
-    child.stderr?.on('data', onData);
-    child.once('exit', onExit);
-  });
 }
 
 /** Resolves when a TCP connection to the port receives the INFO line's first bytes. */
@@ -155,8 +108,8 @@ function waitUntilAccepting(port: number): Promise<void> {
     const socket = net.connect({ host: '127.0.0.1', port });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`nats-server on port ${port} did not greet within ${START_TIMEOUT_MS} ms`));
-    }, START_TIMEOUT_MS);
+      reject(new Error(`nats-server on port ${port} did not greet within ${GREETING_TIMEOUT_MS} ms`));
+    }, GREETING_TIMEOUT_MS);
     socket.once('data', () => {
       clearTimeout(timer);
       socket.destroy();
