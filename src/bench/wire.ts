@@ -50,16 +50,9 @@ export class InboundScanner {
   onMessage: ((buf: Buffer, lineStart: number, lineEnd: number) => void) | null = null;
 
   push(chunk: Buffer): void {
-    let pos = 0;
     const len = chunk.length;
-    if (this.skip > 0) {
-      if (this.skip >= len) {
-        this.skip -= len;
-        return;
-      }
-      pos = this.skip;
-      this.skip = 0;
-    }
+    let pos = this.skipPayload(chunk, 0);
+    if (pos < 0) return;
     if (this.partial !== null) {
       const nl = chunk.indexOf(LF, pos);
       if (nl < 0) {
@@ -70,16 +63,8 @@ export class InboundScanner {
       const line = Buffer.concat([this.partial, chunk.subarray(pos, nl + 1)]);
       this.partial = null;
       this.control(line, 0, line.length - 1);
-      pos = nl + 1;
-      if (this.skip > 0) {
-        const available = len - pos;
-        if (this.skip > available) {
-          this.skip -= available;
-          return;
-        }
-        pos += this.skip;
-        this.skip = 0;
-      }
+      pos = this.skipPayload(chunk, nl + 1);
+      if (pos < 0) return;
     }
     const counting = this.onMessage === null;
     while (pos < len) {
@@ -100,17 +85,24 @@ export class InboundScanner {
         continue;
       }
       this.control(chunk, pos, nl);
-      pos = nl + 1;
-      if (this.skip > 0) {
-        const available = len - pos;
-        if (this.skip > available) {
-          this.skip -= available;
-          return;
-        }
-        pos += this.skip;
-        this.skip = 0;
-      }
+      pos = this.skipPayload(chunk, nl + 1);
+      if (pos < 0) return;
     }
+  }
+
+  /**
+   * Steps over what is left of the current frame's payload from `pos`: returns where the next
+   * frame starts, or -1 when the payload goes on past this chunk.
+   */
+  private skipPayload(chunk: Buffer, pos: number): number {
+    const available = chunk.length - pos;
+    if (this.skip > available) {
+      this.skip -= available;
+      return -1;
+    }
+    pos += this.skip;
+    this.skip = 0;
+    return pos;
   }
 
   /** One control line `buf[start..nl]` (nl is the LF). */

@@ -21,6 +21,16 @@ export interface ConfEntry {
   usedAsVariable: boolean;
 }
 
+/** The name of a value's type in "expects …, got <type>" messages. */
+export function confTypeName(value: ConfValue): string {
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'float';
+  if (typeof value === 'string') return 'string';
+  if (typeof value === 'boolean') return 'boolean';
+  if (value instanceof Date) return 'datetime';
+  if (Array.isArray(value)) return 'array';
+  return 'map';
+}
+
 /** A syntax error, or an include or variable that cannot be resolved, at file:line:column. */
 export class ConfSyntaxError extends Error {
   constructor(

@@ -4,7 +4,7 @@
  * not support yet is refused with its file:line, never ignored; an unknown key is refused as
  * nats-server refuses it, unless the file uses it as a `$variable`.
  */
-import { parseConfFile, ConfSyntaxError, type ConfEntry, type ConfMap, type ConfValue } from './conf-parser.js';
+import { confTypeName, parseConfFile, ConfSyntaxError, type ConfEntry, type ConfMap } from './conf-parser.js';
 import { parseDuration } from './units.js';
 import type { LogLevel, ParserChoice, ServerOptions } from '../server/options.js';
 import { readAccounts, readAuthorization, readOperatorKey } from '../auth/config.js';
@@ -78,15 +78,6 @@ const NOT_YET_SUPPORTED = new Set([
   'max_closed_clients',
 ]);
 
-function typeName(value: ConfValue): string {
-  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'float';
-  if (typeof value === 'string') return 'string';
-  if (typeof value === 'boolean') return 'boolean';
-  if (value instanceof Date) return 'datetime';
-  if (Array.isArray(value)) return 'array';
-  return 'map';
-}
-
 class Reader {
   readonly options: Partial<ServerOptions> = {};
   readonly problems: string[] = [];
@@ -105,7 +96,7 @@ class Reader {
   private integer(key: string, entry: ConfEntry, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
     const v = entry.value;
     if (typeof v !== 'number' || !Number.isInteger(v)) {
-      this.problem(entry, `"${key}" expects an integer, got ${typeName(v)}`);
+      this.problem(entry, `"${key}" expects an integer, got ${confTypeName(v)}`);
       return undefined;
     }
     if (v > max) {
@@ -121,7 +112,7 @@ class Reader {
 
   private string(key: string, entry: ConfEntry): string | undefined {
     if (typeof entry.value !== 'string') {
-      this.problem(entry, `"${key}" expects a string, got ${typeName(entry.value)}`);
+      this.problem(entry, `"${key}" expects a string, got ${confTypeName(entry.value)}`);
       return undefined;
     }
     return entry.value;
@@ -129,7 +120,7 @@ class Reader {
 
   private boolean(key: string, entry: ConfEntry): boolean | undefined {
     if (typeof entry.value !== 'boolean') {
-      this.problem(entry, `"${key}" expects a boolean, got ${typeName(entry.value)}`);
+      this.problem(entry, `"${key}" expects a boolean, got ${confTypeName(entry.value)}`);
       return undefined;
     }
     return entry.value;
@@ -143,7 +134,7 @@ class Reader {
       return v * 1000;
     }
     if (typeof v !== 'string') {
-      this.problem(entry, `"${key}" expects a duration such as "2m", got ${typeName(v)}`);
+      this.problem(entry, `"${key}" expects a duration such as "2m", got ${confTypeName(v)}`);
       return undefined;
     }
     try {
@@ -161,7 +152,7 @@ class Reader {
     const v = entry.value;
     if (typeof v === 'number' && Number.isInteger(v)) return { host: null, port: v };
     if (typeof v !== 'string') {
-      this.problem(entry, `"${key}": expected port or host:port, got ${typeName(v)}`);
+      this.problem(entry, `"${key}": expected port or host:port, got ${confTypeName(v)}`);
       return undefined;
     }
     const match = /^(?:\[([^\]]*)\]|([^:]*)):(-?\d+)$/.exec(v);

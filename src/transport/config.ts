@@ -3,7 +3,7 @@
  * parseTLS, parseWebsocket) and the TLS command-line flags, read into TlsConfig/WebSocketConfig.
  * Keys nats-server knows and Natrium does not support are refused, never ignored.
  */
-import type { ConfEntry, ConfValue } from '../config/conf-parser.js';
+import { confTypeName, type ConfEntry } from '../config/conf-parser.js';
 import { parseDuration } from '../config/units.js';
 import { createTlsContext } from './tls.js';
 
@@ -55,18 +55,9 @@ const TLS_NOT_SUPPORTED = new Set([
 
 const WS_NOT_SUPPORTED = new Set(['advertise', 'same_origin', 'allowed_origins', 'authorization', 'no_auth_user', 'jwt_cookie']);
 
-function typeName(value: ConfValue): string {
-  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'float';
-  if (typeof value === 'string') return 'string';
-  if (typeof value === 'boolean') return 'boolean';
-  if (value instanceof Date) return 'datetime';
-  if (Array.isArray(value)) return 'array';
-  return 'map';
-}
-
 function block(key: string, entry: ConfEntry, report: ReportProblem): Map<string, ConfEntry> | undefined {
   if (!(entry.value instanceof Map)) {
-    report(entry, `"${key}" expects a map, got ${typeName(entry.value)}`);
+    report(entry, `"${key}" expects a map, got ${confTypeName(entry.value)}`);
     return undefined;
   }
   return entry.value;
@@ -74,13 +65,13 @@ function block(key: string, entry: ConfEntry, report: ReportProblem): Map<string
 
 function str(key: string, entry: ConfEntry, report: ReportProblem): string | undefined {
   if (typeof entry.value === 'string') return entry.value;
-  report(entry, `"${key}" expects a string, got ${typeName(entry.value)}`);
+  report(entry, `"${key}" expects a string, got ${confTypeName(entry.value)}`);
   return undefined;
 }
 
 function bool(key: string, entry: ConfEntry, report: ReportProblem): boolean | undefined {
   if (typeof entry.value === 'boolean') return entry.value;
-  report(entry, `"${key}" expects a boolean, got ${typeName(entry.value)}`);
+  report(entry, `"${key}" expects a boolean, got ${confTypeName(entry.value)}`);
   return undefined;
 }
 
@@ -96,7 +87,7 @@ function seconds(key: string, entry: ConfEntry, report: ReportProblem): number |
       return undefined;
     }
   }
-  report(entry, `"${key}" expects seconds or a duration, got ${typeName(v)}`);
+  report(entry, `"${key}" expects seconds or a duration, got ${confTypeName(v)}`);
   return undefined;
 }
 
