@@ -2,31 +2,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { nkeys } from 'nats';
-import { parseConf } from '../../src/config/conf-parser.js';
-import { ConfigFileError, optionsFromConf } from '../../src/config/config-file.js';
 import { assertAuthConsistent } from '../../src/auth/config.js';
 import { parseFlags } from '../../src/config/flags.js';
+import { confReader } from '../helpers/conf.js';
 
-function load(text: string) {
-  return optionsFromConf(parseConf(text, 'a.conf', {})).options;
-}
-
-function problems(text: string): string[] {
-  try {
-    optionsFromConf(parseConf(text, 'a.conf', {}));
-    return [];
-  } catch (error) {
-    assert.ok(error instanceof ConfigFileError);
-    return error.problems;
-  }
-}
+const { load, problems } = confReader('a.conf');
 
 test('token, single user, timeout in seconds', () => {
-  assert.deepEqual(load('authorization { token: s3cr3t, timeout: 1.5 }'), {
+  assert.deepEqual(load('authorization { token: s3cr3t, timeout: 1.5 }').options, {
     authorization: { token: 's3cr3t', user: '', password: '', users: [] },
     authTimeout: 1500,
   });
-  assert.deepEqual(load('authorization { username: derek, pass: T0p }').authorization, { token: '', user: 'derek', password: 'T0p', users: [] });
+  assert.deepEqual(load('authorization { username: derek, pass: T0p }').options.authorization, { token: '', user: 'derek', password: 'T0p', users: [] });
 });
 
 test('users with permissions in every form nats-server takes; default_permissions for users without their own', () => {
@@ -41,7 +28,7 @@ test('users with permissions in every form nats-server takes; default_permission
         { user: e, password: f, permissions: { allow_responses: true } }
       ]
     }
-    no_auth_user: c`);
+    no_auth_user: c`).options;
   assert.equal(options.noAuthUser, 'c');
   const users = options.authorization!.users;
   assert.deepEqual(users[0].permissions, {

@@ -1,21 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConf } from '../../src/config/conf-parser.js';
-import { ConfigFileError, optionsFromConf, type ConfigFileResult } from '../../src/config/config-file.js';
+import { confReader } from '../helpers/conf.js';
 
-function load(text: string, env: NodeJS.ProcessEnv = {}): ConfigFileResult {
-  return optionsFromConf(parseConf(text, 'n.conf', env));
-}
-
-function problems(text: string): string[] {
-  try {
-    load(text);
-  } catch (error) {
-    assert.ok(error instanceof ConfigFileError);
-    return error.problems;
-  }
-  assert.fail('expected the file to be refused');
-}
+const { load, problems } = confReader('n.conf');
 
 test('every supported key maps to its option, with nats-server units', () => {
   const { options, warnings } = load(`

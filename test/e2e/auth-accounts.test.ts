@@ -6,9 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { exchange, rawLogin, startNatriumWithConf, startReferenceWithConf, type ConfiguredBroker } from './auth-reference.js';
+import { confReader } from '../helpers/conf.js';
+import { exchange, onBothBrokers, rawLogin, startNatriumWithConf, type ConfiguredBroker } from './auth-reference.js';
 
 const TEST_TIMEOUT_MS = 60_000;
+const { problems } = confReader('a.conf');
 
 const CONF = `
 accounts {
@@ -44,37 +46,14 @@ async function isolation(broker: ConfiguredBroker): Promise<Record<string, strin
 }
 
 test('accounts: each account sees only its own messages and queue groups, across workers, as nats-server', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const reference = await startReferenceWithConf(CONF);
-  let expected: Record<string, string>;
-  try {
-    expected = await isolation(reference);
-  } finally {
-    await reference.close();
-  }
-  const natrium = await startNatriumWithConf(CONF);
-  try {
-    const actual = await isolation(natrium);
-    assert.deepEqual(actual, expected);
-    assert.equal(actual.a1, 'MSG x 1 1\r\nA\r\nMSG x.y 2 1\r\nA\r\n' + [0, 1, 2, 3, 4].map((i) => `MSG q.x 3 1\r\n${i}\r\n`).join('') + 'PONG\r\n');
-    assert.doesNotMatch(actual.b1, /\r\n[AG]\r\n/);
-    assert.match(actual.request, /^HMSG _INBOX\.r 9 16 16\r\nNATS\/1\.0 503\r\n\r\n\r\nPONG\r\n$/);
-  } finally {
-    await natrium.close();
-  }
+  const { expected, actual } = await onBothBrokers(CONF, isolation);
+  assert.deepEqual(actual, expected);
+  assert.equal(actual.a1, 'MSG x 1 1\r\nA\r\nMSG x.y 2 1\r\nA\r\n' + [0, 1, 2, 3, 4].map((i) => `MSG q.x 3 1\r\n${i}\r\n`).join('') + 'PONG\r\n');
+  assert.doesNotMatch(actual.b1, /\r\n[AG]\r\n/);
+  assert.match(actual.request, /^HMSG _INBOX\.r 9 16 16\r\nNATS\/1\.0 503\r\n\r\n\r\nPONG\r\n$/);
 });
 
 test('accounts: mistakes in the block are refused with their place', async () => {
-  const { ConfigFileError, optionsFromConf } = await import('../../src/config/config-file.js');
-  const { parseConf } = await import('../../src/config/conf-parser.js');
-  const problems = (text: string): string[] => {
-    try {
-      optionsFromConf(parseConf(text, 'a.conf', {}));
-      return [];
-    } catch (error) {
-      assert.ok(error instanceof ConfigFileError);
-      return error.problems;
-    }
-  };
   assert.deepEqual(problems('accounts { A { users = [ {user: a, password: p} ], jetstream: enabled } }'), [
     'a.conf:1:52: "jetstream" is not supported by natrium yet',
   ]);
@@ -85,13 +64,7 @@ test('accounts: mistakes in the block are refused with their place', async () =>
 });
 
 test('accounts: $G is reserved; a user in both authorization and an account is refused at startup', async () => {
-  const { ConfigFileError, optionsFromConf } = await import('../../src/config/config-file.js');
-  const { parseConf } = await import('../../src/config/conf-parser.js');
-  assert.throws(() => optionsFromConf(parseConf('accounts { $G { users = [ {user: a, password: p} ] } }', 'a.conf', {})), (error: unknown) => {
-    assert.ok(error instanceof ConfigFileError);
-    assert.deepEqual(error.problems, ['a.conf:1:12: "$G" is a Reserved Account']);
-    return true;
-  });
+  assert.deepEqual(problems('accounts { $G { users = [ {user: a, password: p} ] } }'), ['a.conf:1:12: "$G" is a Reserved Account']);
   const both = 'accounts { A { users = [ {user: a, password: p} ] } }\nauthorization { users = [ {user: a, password: p} ] }';
   await assert.rejects(startNatriumWithConf(both), /Duplicate user "a" detected/);
 });
@@ -125,36 +98,13 @@ async function streamImports(broker: ConfiguredBroker): Promise<Record<string, s
 }
 
 test('stream exports and imports: prefix, to, export restricted to an account, queue groups in the importer, as nats-server', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const reference = await startReferenceWithConf(IMPORTS_CONF);
-  let expected: Record<string, string>;
-  try {
-    expected = await streamImports(reference);
-  } finally {
-    await reference.close();
-  }
-  const natrium = await startNatriumWithConf(IMPORTS_CONF);
-  try {
-    const actual = await streamImports(natrium);
-    assert.deepEqual(actual, expected);
-    assert.equal(actual.c, 'MSG news.x 1 r.1 1\r\nX\r\nMSG priv.1 1 1\r\nP\r\nPONG\r\n');
-    assert.equal(actual.queueDeliveries, '2');
-  } finally {
-    await natrium.close();
-  }
+  const { expected, actual } = await onBothBrokers(IMPORTS_CONF, streamImports);
+  assert.deepEqual(actual, expected);
+  assert.equal(actual.c, 'MSG news.x 1 r.1 1\r\nX\r\nMSG priv.1 1 1\r\nP\r\nPONG\r\n');
+  assert.equal(actual.queueDeliveries, '2');
 });
 
 test('stream imports that nats-server refuses are refused', async () => {
-  const { ConfigFileError, optionsFromConf } = await import('../../src/config/config-file.js');
-  const { parseConf } = await import('../../src/config/conf-parser.js');
-  const problems = (text: string): string[] => {
-    try {
-      optionsFromConf(parseConf(text, 'a.conf', {}));
-      return [];
-    } catch (error) {
-      assert.ok(error instanceof ConfigFileError);
-      return error.problems;
-    }
-  };
   const base = 'A { users = [{user: a, password: p}], exports = [ {stream: "news.>"}, {stream: "priv.>", accounts: [C]} ] }';
   assert.deepEqual(problems(`accounts { ${base}, D { imports = [ {stream: {account: A, subject: "secret.>"}} ] } }`), [
     'a.conf:1:1: Error adding stream import "secret.>": stream import not authorized',
@@ -211,22 +161,10 @@ async function serviceImports(broker: ConfiguredBroker): Promise<{ a: string; b:
 }
 
 test('service imports: requests reach the exporter with a _R_ reply, one response per singleton request and all of a streamed one come back, forged ones do not', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const reference = await startReferenceWithConf(SERVICE_CONF);
-  let expected: { a: string; b: string };
-  try {
-    expected = await serviceImports(reference);
-  } finally {
-    await reference.close();
-  }
-  const natrium = await startNatriumWithConf(SERVICE_CONF);
-  try {
-    const actual = await serviceImports(natrium);
-    assert.deepEqual(actual, expected);
-    assert.match(actual.a, /^HMSG help\.q 1 _R_ <sizes>\r\nNATS\/1\.0\r\nNats-Request-Info: \{"acc":"B","rtt":0\}\r\n\r\nQ\r\n/);
-    assert.equal(actual.b, 'MSG _INBOX.1 1 3\r\nans\r\nMSG _INBOX.2 1 3\r\nans\r\nMSG _INBOX.3 1 3\r\nans\r\nMSG _INBOX.3 1 4\r\nans2\r\nPONG\r\n');
-  } finally {
-    await natrium.close();
-  }
+  const { expected, actual } = await onBothBrokers(SERVICE_CONF, serviceImports);
+  assert.deepEqual(actual, expected);
+  assert.match(actual.a, /^HMSG help\.q 1 _R_ <sizes>\r\nNATS\/1\.0\r\nNats-Request-Info: \{"acc":"B","rtt":0\}\r\n\r\nQ\r\n/);
+  assert.equal(actual.b, 'MSG _INBOX.1 1 3\r\nans\r\nMSG _INBOX.2 1 3\r\nans\r\nMSG _INBOX.3 1 3\r\nans\r\nMSG _INBOX.3 1 4\r\nans2\r\nPONG\r\n');
 });
 
 test('service imports: a request with no responder in the exporting account gets no no-responders status, as nats-server 2.9', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -236,37 +174,18 @@ test('service imports: a request with no responder in the exporting account gets
     await b.close();
     return seen;
   };
-  const reference = await startReferenceWithConf(SERVICE_CONF);
-  try {
-    assert.equal(await silent(reference), 'PONG\r\n');
-  } finally {
-    await reference.close();
-  }
-  const natrium = await startNatriumWithConf(SERVICE_CONF);
-  try {
-    assert.equal(await silent(natrium), 'PONG\r\n');
-  } finally {
-    await natrium.close();
-  }
+  const { expected, actual } = await onBothBrokers(SERVICE_CONF, silent);
+  assert.equal(expected, 'PONG\r\n');
+  assert.equal(actual, 'PONG\r\n');
 });
 
 test('service exports: response_type and threshold are read with nats-server\'s texts; latency and share: true are refused', async () => {
-  const { ConfigFileError, optionsFromConf } = await import('../../src/config/config-file.js');
-  const { parseConf } = await import('../../src/config/conf-parser.js');
-  const problems = (exported: string, imported = ''): string[] => {
-    try {
-      optionsFromConf(parseConf(`accounts { A { exports = [ ${exported} ] }, B { imports = [ ${imported} ] } }`, 'a.conf', {}));
-      return [];
-    } catch (error) {
-      assert.ok(error instanceof ConfigFileError);
-      return error.problems;
-    }
-  };
-  assert.deepEqual(problems('{service: "h.>", response_type: chunked, response_threshold: "90s"}'), []);
-  assert.deepEqual(problems('{service: "h.>", response_type: bogus}'), ['a.conf:1:45: Unknown response type: "bogus"']);
-  assert.deepEqual(problems('{stream: "h.>", response_type: stream}'), ['a.conf:1:44: Detected response directive on non-service']);
-  assert.deepEqual(problems('{service: "h.>", threshold: "5"}'), ['a.conf:1:45: Expected response threshold to be a parseable time duration, got "5"']);
-  assert.deepEqual(problems('{service: "h.>", threshold: 5}'), ['a.conf:1:45: Expected response threshold to be a parseable time duration, got int64']);
-  assert.deepEqual(problems('{service: "h.>", latency: {sampling: 100, subject: lat}}'), ['a.conf:1:45: "latency" is not supported by natrium yet']);
-  assert.deepEqual(problems('{service: "h.>"}', '{service: {account: A, subject: "h.x"}, share: true}'), ['a.conf:1:106: "share: true" is not supported by natrium yet']);
+  const exportProblems = (exported: string, imported = ''): string[] => problems(`accounts { A { exports = [ ${exported} ] }, B { imports = [ ${imported} ] } }`);
+  assert.deepEqual(exportProblems('{service: "h.>", response_type: chunked, response_threshold: "90s"}'), []);
+  assert.deepEqual(exportProblems('{service: "h.>", response_type: bogus}'), ['a.conf:1:45: Unknown response type: "bogus"']);
+  assert.deepEqual(exportProblems('{stream: "h.>", response_type: stream}'), ['a.conf:1:44: Detected response directive on non-service']);
+  assert.deepEqual(exportProblems('{service: "h.>", threshold: "5"}'), ['a.conf:1:45: Expected response threshold to be a parseable time duration, got "5"']);
+  assert.deepEqual(exportProblems('{service: "h.>", threshold: 5}'), ['a.conf:1:45: Expected response threshold to be a parseable time duration, got int64']);
+  assert.deepEqual(exportProblems('{service: "h.>", latency: {sampling: 100, subject: lat}}'), ['a.conf:1:45: "latency" is not supported by natrium yet']);
+  assert.deepEqual(exportProblems('{service: "h.>"}', '{service: {account: A, subject: "h.x"}, share: true}'), ['a.conf:1:106: "share: true" is not supported by natrium yet']);
 });

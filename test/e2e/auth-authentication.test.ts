@@ -10,7 +10,7 @@ import bcrypt from 'bcryptjs';
 import { connect, nkeyAuthenticator, nkeys, type ConnectionOptions, type NatsConnection } from 'nats';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer } from '../helpers/server.js';
-import { startNatriumWithConf, startReferenceWithConf } from './auth-reference.js';
+import { onBothBrokers } from './auth-reference.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import type { AuthorizationOptions, UserConfig } from '../../src/auth/options.js';
 import type { RunningServer } from '../../src/index.js';
@@ -230,19 +230,8 @@ async function noAuthUserLogins(port: number): Promise<string[]> {
 test('no_auth_user with a plain or a bcrypt password: an empty CONNECT is compared with that password, as nats-server', { timeout: TEST_TIMEOUT_MS }, async () => {
   for (const password of ['plain', bcrypt.hashSync('pw', 4)]) {
     const conf = `authorization { users = [ {user: guest, password: "${password}"}, {user: admin, password: a} ] }\nno_auth_user: guest\n`;
-    const reference = await startReferenceWithConf(conf);
-    let expected: string[];
-    try {
-      expected = await noAuthUserLogins(reference.port);
-    } finally {
-      await reference.close();
-    }
-    const natrium = await startNatriumWithConf(conf);
-    try {
-      assert.deepEqual(await noAuthUserLogins(natrium.port), expected, password);
-    } finally {
-      await natrium.close();
-    }
+    const { expected, actual } = await onBothBrokers(conf, (broker) => noAuthUserLogins(broker.port));
+    assert.deepEqual(actual, expected, password);
     // A client that skips CONNECT is the no_auth_user either way; an empty CONNECT only with a plain password.
     assert.equal(expected[0], 'null PONG\r\n');
     assert.equal(expected[1], password === 'plain' ? '{} PONG\r\n' : `{} ${VIOLATION}closed`);

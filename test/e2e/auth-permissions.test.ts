@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { exchange, rawLogin, startNatriumWithConf, startReferenceWithConf, type ConfiguredBroker } from './auth-reference.js';
+import { exchange, onBothBrokers, rawLogin, type ConfiguredBroker } from './auth-reference.js';
 
 const TEST_TIMEOUT_MS = 60_000;
 
@@ -120,24 +120,8 @@ async function responses(broker: ConfiguredBroker, user: string): Promise<string
   return seen;
 }
 
-async function bothBrokers<T>(run: (broker: ConfiguredBroker) => Promise<T>): Promise<{ natrium: T; reference: T }> {
-  const reference = await startReferenceWithConf(CONF);
-  let referenceResult: T;
-  try {
-    referenceResult = await run(reference);
-  } finally {
-    await reference.close();
-  }
-  const natrium = await startNatriumWithConf(CONF);
-  try {
-    return { natrium: await run(natrium), reference: referenceResult };
-  } finally {
-    await natrium.close();
-  }
-}
-
 test('permission matrix: every user × every publish and subscribe, byte for byte as nats-server', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const { natrium, reference } = await bothBrokers(matrix);
+  const { actual: natrium, expected: reference } = await onBothBrokers(CONF, matrix);
   assert.deepEqual(natrium, reference);
   // The matrix has teeth: violations happened and the connection went on to its PONG.
   assert.match(natrium.pubsub, /Permissions Violation for Publish to "foo.secret"/);
@@ -148,7 +132,7 @@ test('permission matrix: every user × every publish and subscribe, byte for byt
 });
 
 test('deny rules filter what wildcard subscriptions receive', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const { natrium, reference } = await bothBrokers(denyFilter);
+  const { actual: natrium, expected: reference } = await onBothBrokers(CONF, denyFilter);
   assert.equal(natrium, reference);
   assert.doesNotMatch(natrium, /MSG foo\.x /);
   assert.match(natrium, /MSG foo\.y 1 1\r\n2\r\n/);
@@ -156,14 +140,14 @@ test('deny rules filter what wildcard subscriptions receive', { timeout: TEST_TI
 
 test('allow_responses: the default allows one reply per request; max: 2 allows two', { timeout: TEST_TIMEOUT_MS }, async () => {
   for (const user of ['rsp', 'rsp2']) {
-    const { natrium, reference } = await bothBrokers((broker) => responses(broker, user));
+    const { actual: natrium, expected: reference } = await onBothBrokers(CONF, (broker) => responses(broker, user));
     assert.equal(natrium, reference, user);
     assert.match(natrium, /Permissions Violation for Publish to "_INBOX.other"/);
   }
 });
 
 test('queue group: a member whose deny filter drops the message passes it on to another member, across workers', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const { natrium, reference } = await bothBrokers(queueDenyFilter);
+  const { actual: natrium, expected: reference } = await onBothBrokers(CONF, queueDenyFilter);
   assert.deepEqual(natrium, reference);
   // Every message reached the group exactly once, through its only member that may take foo.x.
   assert.equal(natrium.admin3, Array.from({ length: 40 }, (_, i) => `MSG foo.x 1 2\r\n${String(i).padStart(2, '0')}\r\n`).join(''));
@@ -171,7 +155,7 @@ test('queue group: a member whose deny filter drops the message passes it on to 
 });
 
 test('a request every subscriber\'s deny filter drops gets a no-responders status, across workers', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const { natrium, reference } = await bothBrokers(deniedRequests);
+  const { actual: natrium, expected: reference } = await onBothBrokers(CONF, deniedRequests);
   assert.deepEqual(natrium, reference);
   assert.equal(natrium.queue, 'HMSG _INBOX.1 1 16 16\r\nNATS/1.0 503\r\n\r\n');
 });

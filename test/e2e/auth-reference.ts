@@ -91,6 +91,27 @@ export async function startReferenceWithConf(conf: string): Promise<ConfiguredBr
   };
 }
 
+/**
+ * Runs `body` on nats-server, then on Natrium, each started with `conf` and closed after (a function
+ * gives each broker a fresh text, e.g. with JWTs that expire soon after the start).
+ */
+export async function onBothBrokers<T>(conf: string | (() => string), body: (broker: ConfiguredBroker) => Promise<T>): Promise<{ expected: T; actual: T }> {
+  const confText = (): string => (typeof conf === 'string' ? conf : conf());
+  const reference = await startReferenceWithConf(confText());
+  let expected: T;
+  try {
+    expected = await body(reference);
+  } finally {
+    await reference.close();
+  }
+  const natrium = await startNatriumWithConf(confText());
+  try {
+    return { expected, actual: await body(natrium) };
+  } finally {
+    await natrium.close();
+  }
+}
+
 /** A raw client that sent `connect` and got the PONG of a PING after it. */
 export async function rawLogin(port: number, connect: object): Promise<RawClient> {
   const raw = await RawClient.connect(port);

@@ -10,7 +10,7 @@ import bcrypt from 'bcryptjs';
 import { nkeys } from 'nats';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer, TEST_PARSER, TEST_WORKERS } from '../helpers/server.js';
-import { exchange, startNatriumWithConf, startReferenceWithConf, type ConfiguredBroker } from './auth-reference.js';
+import { exchange, onBothBrokers, startNatriumWithConf, startReferenceWithConf, type ConfiguredBroker } from './auth-reference.js';
 import { reloadChanges } from '../../src/server/signals.js';
 import { loadConfigFile } from '../../src/config/config-file.js';
 import { spawn } from 'node:child_process';
@@ -76,21 +76,9 @@ async function transcripts(broker: ConfiguredBroker, scenario: Scenario): Promis
 
 /** Runs the scenario on nats-server and on Natrium; returns Natrium's transcripts after checking they match. */
 async function compareWithReference(scenario: Scenario): Promise<string[]> {
-  const reference = await startReferenceWithConf(scenario.before);
-  let expected: string[];
-  try {
-    expected = await transcripts(reference, scenario);
-  } finally {
-    await reference.close();
-  }
-  const natrium = await startNatriumWithConf(scenario.before);
-  try {
-    const actual = await transcripts(natrium, scenario);
-    assert.deepEqual(actual, expected);
-    return actual;
-  } finally {
-    await natrium.close();
-  }
+  const { expected, actual } = await onBothBrokers(scenario.before, (broker) => transcripts(broker, scenario));
+  assert.deepEqual(actual, expected);
+  return actual;
 }
 
 const PUBLISHER = '{user: pub, password: pub}';

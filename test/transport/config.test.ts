@@ -3,13 +3,12 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { after, before, test } from 'node:test';
-import { parseConf } from '../../src/config/conf-parser.js';
-import { ConfigFileError, optionsFromConf, type ConfigFileResult } from '../../src/config/config-file.js';
 import { parseFlags } from '../../src/config/flags.js';
 import { DEFAULT_OPTIONS } from '../../src/server/options.js';
 import { checkTransports } from '../../src/transport/check.js';
 import { certificateIdentities } from '../../src/transport/tls.js';
 import { createTestPki, type TestPki } from '../helpers/certs.js';
+import { confReader } from '../helpers/conf.js';
 
 let pki: TestPki;
 before(() => {
@@ -17,19 +16,7 @@ before(() => {
 });
 after(() => pki.remove());
 
-function load(text: string): ConfigFileResult {
-  return optionsFromConf(parseConf(text, 'n.conf', {}));
-}
-
-function problems(text: string): string[] {
-  try {
-    load(text);
-  } catch (error) {
-    assert.ok(error instanceof ConfigFileError);
-    return error.problems;
-  }
-  assert.fail('expected the file to be refused');
-}
+const { load, problems } = confReader('n.conf');
 
 test('tls block: files, verify, timeout in seconds or as a duration', () => {
   const { options } = load(`tls {\n  cert_file: "${pki.certFile}"\n  key_file: "${pki.keyFile}"\n  ca_file: "${pki.caFile}"\n  verify: true\n  timeout: 0.5\n}`);
