@@ -1,20 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { ConfSyntaxError, parseConf, parseConfFile, type ConfMap, type ConfValue } from '../../src/config/conf-parser.js';
-
-/** Temporary directories of this file, removed when its tests are done. */
-const tempDirs: string[] = [];
-after(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** The parsed document as plain values, to compare with deepEqual. */
 function plain(value: ConfValue): unknown {

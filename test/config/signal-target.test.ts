@@ -1,20 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { findServerProcesses, sendSignal } from '../../src/server/signals.js';
-
-/** Temporary directories of this file, removed when its tests are done. */
-const tempDirs: string[] = [];
-after(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** A fake /proc: one directory per pid with its NUL-separated command line and its cwd link. */
 function fakeProc(processes: Record<string, { args: string[]; cwd?: string }>): string {

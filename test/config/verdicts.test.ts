@@ -5,23 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { ConfigFileError, loadConfigFile } from '../../src/config/config-file.js';
 import { assertNatsServerInstalled, NATS_SERVER_BIN } from '../helpers/nats-server.js';
-
-/** Temporary directories of this file, removed when its tests are done. */
-const tempDirs: string[] = [];
-after(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
+import { tempDir } from '../helpers/temp-dir.js';
 
 const SNIPPETS = [
   "server_name: abc",

@@ -3,6 +3,7 @@
  * NATRIUM_E2E_REFERENCE=1 — the real nats-server with the same options, to check that the tests
  * themselves hold for the reference broker.
  */
+import { connect, type ConnectionOptions, type Msg, type NatsConnection } from 'nats';
 import type { ServerOptions } from '../../src/server/options.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 
@@ -46,4 +47,25 @@ export function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) =
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/** A nats client that does not reconnect: a dropped connection is for the test to see. */
+export function client(broker: { url: string }, options: ConnectionOptions = {}): Promise<NatsConnection> {
+  return connect({ servers: broker.url, reconnect: false, ...options });
+}
+
+export async function closeAll(...connections: NatsConnection[]): Promise<void> {
+  await Promise.all(connections.map((nc) => (nc.isClosed() ? undefined : nc.close())));
+}
+
+/**
+ * Subscribes and collects messages until one arrives on `endSubject` (also subscribed). A sentinel
+ * sent last by the same publisher proves everything before it was delivered (per-publisher order).
+ */
+export function collectUntil(nc: NatsConnection, subject: string, endSubject: string, queue?: string) {
+  const received: Msg[] = [];
+  const done = signal<void>();
+  nc.subscribe(subject, { queue, callback: (_err, msg) => received.push(msg) });
+  nc.subscribe(endSubject, { callback: () => done.resolve() });
+  return { received, done: done.promise };
 }

@@ -14,8 +14,8 @@ import { ErrorCode, Events, type Msg, type NatsConnection, type NatsError } from
 import type { RunningServer } from '../../src/index.js';
 import { DEFAULT_LITERAL_SLOTS, SubjectHash } from '../../src/sublist/shared-interest.js';
 import { quote, RawClient } from '../helpers/raw-client.js';
-import { signal, within } from './broker.js';
-import { client, GUARD_MS, type Json, monitor, perWorker, Placement, same, until, withWorkers, WORKERS } from './workers.js';
+import { client, closeAll, collectUntil, signal, within } from './broker.js';
+import { GUARD_MS, type Json, monitor, perWorker, Placement, same, until, withWorkers, WORKERS } from './workers.js';
 
 /** A hang anywhere fails the test instead of stalling the run. */
 const TEST_TIMEOUT_MS = 60_000;
@@ -25,10 +25,6 @@ const untext = new TextDecoder();
 async function forwardsOf(server: RunningServer, worker: number): Promise<number> {
   const body = await monitor(server, '/workerz');
   return (body.workers as Json[])[worker]!.interconnect.forwards as number;
-}
-
-async function closeAll(...connections: NatsConnection[]): Promise<void> {
-  await Promise.all(connections.map((nc) => (nc.isClosed() ? undefined : nc.close())));
 }
 
 /** A raw client past the handshake (headers on unless told otherwise). */
@@ -106,18 +102,6 @@ async function readUntilMsgs(rc: RawClient, subject: string, count: number): Pro
     return msgs.filter((m) => m.subject === subject).length >= count ? end : false;
   }, GUARD_MS);
   return parseMsgs(data).msgs;
-}
-
-/**
- * Subscribes and collects messages until one arrives on `endSubject` (also subscribed). A sentinel
- * sent last by the same publisher proves everything before it was delivered (per-publisher order).
- */
-function collectUntil(nc: NatsConnection, subject: string, endSubject: string, queue?: string) {
-  const received: Msg[] = [];
-  const done = signal<void>();
-  nc.subscribe(subject, { queue, callback: (_err, msg) => received.push(msg) });
-  nc.subscribe(endSubject, { callback: () => done.resolve() });
-  return { received, done: done.promise };
 }
 
 test('consecutive connections land on different workers, as /workerz and /connz show', { timeout: TEST_TIMEOUT_MS }, async () => {

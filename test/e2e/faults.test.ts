@@ -9,9 +9,10 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { test } from 'node:test';
 import { type Msg, type NatsConnection } from 'nats';
+import type { RunningServer } from '../../src/index.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { signal, within } from './broker.js';
-import { client, GUARD_MS, type Json, perWorker, Placement, same, until, withWorkers, workerz, WORKERS } from './workers.js';
+import { client, signal, within } from './broker.js';
+import { GUARD_MS, type Json, perWorker, Placement, same, until, withWorkers, workerz, WORKERS } from './workers.js';
 
 const TEST_TIMEOUT_MS = 60_000;
 const text = new TextEncoder();
@@ -83,6 +84,34 @@ function dropMidFrame(port: number, partial: Buffer, reset: boolean): Promise<vo
   });
 }
 
+/**
+ * A publisher and, on each other worker, a subscriber to its numbered messages on "shared", all
+ * subscribed; what a fault must not disturb.
+ */
+async function streamAcrossWorkers(server: RunningServer) {
+  const place = new Placement(server);
+  const pub = await place.open(() => client(server));
+  const subscribers: NatsConnection[] = [];
+  for (let i = 1; i < WORKERS; i++) subscribers.push(await place.open(() => client(server)));
+  place.assertSpread();
+  const received = subscribers.map((nc) => numbered(nc, 'shared'));
+  await Promise.all(subscribers.map((nc) => nc.flush()));
+  return {
+    pub,
+    /** Every subscriber got the `sent` messages, in order, up to the end of the stream. */
+    async assertDelivered(sent: number): Promise<void> {
+      await within(Promise.all(received.map((r) => r.done)), GUARD_MS, 'the end of the stream at every subscriber');
+      received.forEach((r, i) => assertAll(r.numbers, sent, `subscriber on worker ${place.workers[i + 1]}`));
+    },
+    /** Once the faulty clients are gone, only these clients and their subscriptions are left; closes them. */
+    async assertOnlyItsClientsLeft(): Promise<void> {
+      await until(() => perWorker(server, 'connections'), (c) => total(c) === WORKERS, 'only the stream clients connected');
+      await until(() => perWorker(server, 'subscriptions'), (s) => total(s) === 2 * subscribers.length, 'only the stream subscriptions left');
+      await Promise.all([pub, ...subscribers].map((nc) => nc.close()));
+    },
+  };
+}
+
 const PARTIAL_FRAMES: Buffer[] = [
   Buffer.from(`PUB shared 1000\r\n${'x'.repeat(500)}`),
   Buffer.from(`PUB shared reply.to 1000\r\n${'x'.repeat(999)}\r`),
@@ -97,13 +126,7 @@ const PARTIAL_FRAMES: Buffer[] = [
 
 test('clients reset mid-frame do not disturb delivery to others', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withWorkers(async (server) => {
-    const place = new Placement(server);
-    const pub = await place.open(() => client(server));
-    const subscribers: NatsConnection[] = [];
-    for (let i = 1; i < WORKERS; i++) subscribers.push(await place.open(() => client(server)));
-    place.assertSpread();
-    const received = subscribers.map((nc) => numbered(nc, 'shared'));
-    await Promise.all(subscribers.map((nc) => nc.flush()));
+    const shared = await streamAcrossWorkers(server);
     const totalsBefore = await perWorker(server, 'total_connections');
 
     let dropping = true;
@@ -119,19 +142,16 @@ test('clients reset mid-frame do not disturb delivery to others', { timeout: TES
         dropped += 4;
       }
     })();
-    const sent = await stream(pub, 'shared', () => dropped < 200, 3000);
+    const sent = await stream(shared.pub, 'shared', () => dropped < 200, 3000);
     dropping = false;
     await droppers;
-    await within(Promise.all(received.map((r) => r.done)), GUARD_MS, 'the end of the stream at every subscriber');
-    received.forEach((r, i) => assertAll(r.numbers, sent, `subscriber on worker ${place.workers[i + 1]}`));
+    await shared.assertDelivered(sent);
 
     const totalsAfter = await perWorker(server, 'total_connections');
     assert.equal(total(totalsAfter) - total(totalsBefore), dropped, 'every dropper reached a worker');
     assert.ok(totalsAfter.every((n, w) => n > totalsBefore[w]!), `droppers on every worker (${totalsBefore} -> ${totalsAfter})`);
     // Their subscriptions went with them.
-    await until(() => perWorker(server, 'connections'), (c) => total(c) === WORKERS, 'only the stream clients connected');
-    await until(() => perWorker(server, 'subscriptions'), (s) => total(s) === 2 * subscribers.length, 'only the stream subscriptions left');
-    await Promise.all([pub, ...subscribers].map((nc) => nc.close()));
+    await shared.assertOnlyItsClientsLeft();
   });
 });
 
@@ -173,25 +193,16 @@ async function garbageLoop(port: number, prefix: string, running: () => boolean)
 
 test('clients sending garbage at full speed do not disturb delivery to others', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withWorkers(async (server) => {
-    const place = new Placement(server);
-    const pub = await place.open(() => client(server));
-    const subscribers: NatsConnection[] = [];
-    for (let i = 1; i < WORKERS; i++) subscribers.push(await place.open(() => client(server)));
-    place.assertSpread();
-    const received = subscribers.map((nc) => numbered(nc, 'shared'));
-    await Promise.all(subscribers.map((nc) => nc.flush()));
+    const shared = await streamAcrossWorkers(server);
 
     let garbage = true;
     const spammers = Promise.all(GARBAGE_PREFIXES.map((prefix) => garbageLoop(server.port, prefix, () => garbage)));
-    const sent = await stream(pub, 'shared', () => false, 3000);
+    const sent = await stream(shared.pub, 'shared', () => false, 3000);
     garbage = false;
     const closedBy = await within(spammers, GUARD_MS, 'the garbage clients to stop');
-    await within(Promise.all(received.map((r) => r.done)), GUARD_MS, 'the end of the stream at every subscriber');
-    received.forEach((r, i) => assertAll(r.numbers, sent, `subscriber on worker ${place.workers[i + 1]}`));
+    await shared.assertDelivered(sent);
     assert.ok(closedBy.every((n) => n > 0), `the server closed every kind of garbage client (${closedBy})`);
-    await until(() => perWorker(server, 'connections'), (c) => total(c) === WORKERS, 'only the stream clients connected');
-    await until(() => perWorker(server, 'subscriptions'), (s) => total(s) === 2 * subscribers.length, 'only the stream subscriptions left');
-    await Promise.all([pub, ...subscribers].map((nc) => nc.close()));
+    await shared.assertOnlyItsClientsLeft();
   });
 });
 

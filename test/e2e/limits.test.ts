@@ -4,19 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { connect, type Msg, type NatsConnection } from 'nats';
+import { type Msg, type NatsConnection } from 'nats';
 import { countOccurrences, RawClient } from '../helpers/raw-client.js';
-import { signal, within, withBroker, type Broker } from './broker.js';
+import { client, signal, within, withBroker, type Broker } from './broker.js';
 
 const GUARD_MS = 10_000;
 /** A hang anywhere (a close that never completes) fails the test instead of stalling the run. */
 const TEST_TIMEOUT_MS = 60_000;
 const text = new TextEncoder();
 const untext = new TextDecoder();
-
-function client(broker: Broker, options: Parameters<typeof connect>[0] = {}): Promise<NatsConnection> {
-  return connect({ servers: broker.url, reconnect: false, ...options });
-}
 
 /** A raw client past the handshake, with `subjects` subscribed as sids 1, 2, ... */
 async function rawSubscriber(broker: Broker, ...subjects: string[]): Promise<RawClient> {

@@ -5,35 +5,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { connect, ErrorCode, headers, type Msg, type NatsConnection, type NatsError } from 'nats';
+import { ErrorCode, headers, type Msg, type NatsError } from 'nats';
 import { RawClient } from '../helpers/raw-client.js';
-import { signal, within, withBroker, type Broker } from './broker.js';
+import { client, closeAll, collectUntil, signal, within, withBroker } from './broker.js';
 
 const GUARD_MS = 10_000;
 /** A hang anywhere (a close that never completes) fails the test instead of stalling the run. */
 const TEST_TIMEOUT_MS = 60_000;
 const text = new TextEncoder();
 const untext = new TextDecoder();
-
-function client(broker: Broker, options: Parameters<typeof connect>[0] = {}): Promise<NatsConnection> {
-  return connect({ servers: broker.url, reconnect: false, ...options });
-}
-
-async function closeAll(...connections: NatsConnection[]): Promise<void> {
-  await Promise.all(connections.map((nc) => (nc.isClosed() ? undefined : nc.close())));
-}
-
-/**
- * Subscribes and collects messages until one arrives on `endSubject` (also subscribed). A sentinel
- * sent last by the same publisher proves everything before it was delivered (per-publisher order).
- */
-function collectUntil(nc: NatsConnection, subject: string, endSubject: string, queue?: string) {
-  const received: Msg[] = [];
-  const done = signal<void>();
-  nc.subscribe(subject, { queue, callback: (_err, msg) => received.push(msg) });
-  nc.subscribe(endSubject, { callback: () => done.resolve() });
-  return { received, done: done.promise };
-}
 
 test('publish/subscribe between two connections', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withBroker({}, async (broker) => {

@@ -4,7 +4,6 @@
  * placement of clients on known workers.
  */
 import assert from 'node:assert/strict';
-import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
 import type { RunningServer } from '../../src/index.js';
 import { startTestServer } from '../helpers/server.js';
 
@@ -77,8 +76,4 @@ export class Placement {
     const first = this.workers.slice(0, WORKERS);
     assert.equal(new Set(first).size, first.length, `consecutive connections on different workers (${this.workers})`);
   }
-}
-
-export function client(server: RunningServer, options: ConnectionOptions = {}): Promise<NatsConnection> {
-  return connect({ servers: server.url, reconnect: false, ...options });
 }
