@@ -29,4 +29,18 @@ export class InboundMessage implements MessageView {
   headerLength = -1;
   payloadOffset = 0;
   payloadLength = 0;
+
+  /** Takes another view's fields, so the delivery path sees one class (its property accesses stay monomorphic). */
+  copyFrom(view: MessageView): this {
+    this.account = view.account;
+    this.bytes = view.bytes;
+    this.subjectOffset = view.subjectOffset;
+    this.subjectLength = view.subjectLength;
+    this.replyOffset = view.replyOffset;
+    this.replyLength = view.replyLength;
+    this.headerLength = view.headerLength;
+    this.payloadOffset = view.payloadOffset;
+    this.payloadLength = view.payloadLength;
+    return this;
+  }
 }

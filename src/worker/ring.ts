@@ -177,7 +177,7 @@ export class RingProducer {
   private tail: number;
   private publishedTail: number;
   private cachedHead: number;
-  private overflow = new Uint8Array(0);
+  private overflow = Buffer.alloc(0);
   private overflowView = dataViewOf(this.overflow);
   private overflowWords = new Int32Array(0);
   private overflowStart = 0;
@@ -196,7 +196,8 @@ export class RingProducer {
     this.capacity = this.control[CAPACITY];
     this.mask = this.capacity - 1;
     this.words = new Int32Array(ring, CONTROL_BYTES, this.capacity >> 2);
-    this.bytes = new Uint8Array(ring, CONTROL_BYTES, this.capacity);
+    // Buffers like the read buffers and outbound buffers copyBytes also sees: one shape there.
+    this.bytes = Buffer.from(ring, CONTROL_BYTES, this.capacity);
     this.bytesView = dataViewOf(this.bytes);
     this.tail = this.publishedTail = Atomics.load(this.control, TAIL);
     this.cachedHead = Atomics.load(this.control, HEAD);
@@ -322,7 +323,7 @@ export class RingProducer {
     this.overflowStart = this.overflowEnd = 0;
     this.dropping = false;
     if (this.overflow.length > OVERFLOW_KEEP_BYTES) {
-      this.overflow = new Uint8Array(0);
+      this.overflow = Buffer.alloc(0);
       this.overflowView = dataViewOf(this.overflow);
       this.overflowWords = new Int32Array(0);
     }
@@ -334,7 +335,7 @@ export class RingProducer {
       this.overflow.copyWithin(0, this.overflowStart, this.overflowEnd);
     } else {
       const doubled = Math.min(Math.max(4096, this.overflow.length * 2), this.overflowLimitBytes);
-      const grown = new Uint8Array(Math.max(doubled, used + size));
+      const grown = Buffer.alloc(Math.max(doubled, used + size));
       grown.set(this.overflow.subarray(this.overflowStart, this.overflowEnd));
       this.overflow = grown;
       this.overflowView = dataViewOf(grown);

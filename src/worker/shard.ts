@@ -59,6 +59,8 @@ export class Shard {
   private lastCheckTag: number;
   /** The message of the PUB being handled; refilled per op, never retained. */
   readonly inbound = new InboundMessage();
+  /** A ring record being delivered, in the same class as `inbound`. */
+  private readonly fromPeer = new InboundMessage();
   private flushScheduled = false;
   /** Told of every connection that leaves, with nats-server's close reason (monitoring keeps them). */
   onClientClosed: ((client: Client, reason: CloseReason) => void) | null = null;
@@ -275,15 +277,16 @@ export class Shard {
       return;
     }
     const hops = record.flags & HOPS_MASK;
-    const local = this.sublistOf(record.account).matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
+    const msg = this.fromPeer.copyFrom(record);
+    const local = this.sublistOf(msg.account).matchBytes(msg.bytes, msg.subjectOffset, msg.subjectLength);
     // A re-forwarded queue message (hops > 0) is only for its group: plain subscribers here got
     // the original record already.
-    let delivered = hops === 0 ? this.deliverPlain(local, null, record) : 0;
+    let delivered = hops === 0 ? this.deliverPlain(local, null, msg) : 0;
     let reassignedTo = -1;
     let reassignedToSeveral = false;
     for (let i = 0; i < record.groupCount; i++) {
       const group = this.mesh.groupById(record.group(i));
-      const done = this.deliverToQueue(local, group.queue, null, record);
+      const done = this.deliverToQueue(local, group.queue, null, msg);
       delivered += done;
       if (done > 0 || hops >= this.mesh.workers) continue;
       const all = this.mesh.groupsOf(record.account).matchBytes(record.bytes, record.subjectOffset, record.subjectLength);
