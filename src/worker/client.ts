@@ -9,7 +9,7 @@ import { ANONYMOUS, authenticatorFor, type Authenticator, type Credentials, type
 import { minLimit, NO_LIMIT } from '../auth/jwt.js';
 import { LoginGate, peerOf, type LoginClient } from '../auth/login.js';
 import { ConnectionPermissions } from '../auth/permissions.js';
-import { peerCertificateNames } from '../transport/tls.js';
+import { peerCertificate } from '../transport/tls.js';
 import type { Shard } from './shard.js';
 
 /** One SUB of one client. `sidBytes` is what MSG lines carry, kept as bytes for delivery. */
@@ -215,8 +215,8 @@ export class Client implements OpSink, LoginClient {
    */
   reauthorize(authenticator: Authenticator): void {
     if (this.closed || this.login !== null) return;
-    const names = authenticator.tlsMap ? peerCertificateNames(this.socket) : [];
-    const result = authenticator.reauthorize(this.credentials, this.identity, this.nonce, peerOf(this.socket), names);
+    const certificate = authenticator.tlsMap ? peerCertificate(this.socket) : null;
+    const result = authenticator.reauthorize(this.credentials, this.identity, this.nonce, peerOf(this.socket), certificate);
     const round = ++this.reauthorizations;
     if (!(result instanceof Promise)) {
       this.applyReauthorization(result);
