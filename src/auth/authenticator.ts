@@ -33,6 +33,18 @@ export interface Identity {
   readonly proof: string;
   /** How the user was found: the CONNECT's credentials, `no_auth_user`, or the client certificate (verify_and_map). */
   readonly foundBy: 'credentials' | 'no_auth_user' | 'certificate';
+  /** An NKey or JWT user: what /connz shows of it with auth=1; null for others. */
+  readonly keyUser: KeyUserInfo | null;
+}
+
+/** /connz `jwt`, `issuer_key`, `name_tag` and `tags` (nats-server shows them for NKey and JWT users). */
+export interface KeyUserInfo {
+  /** The user JWT; '' for an NKey user of the configuration. */
+  readonly jwt: string;
+  /** The signing key that issued the JWT, else the account (its name, or its key in operator mode). */
+  readonly issuerKey: string;
+  readonly nameTag: string;
+  readonly tags: readonly string[];
 }
 
 /** A user JWT's limits combined with its account's (nats-server's applyAccountLimits); NO_LIMIT = none. */
@@ -56,7 +68,7 @@ export type Reauthorization =
 const REMOVED: Reauthorization = { verdict: 'removed' };
 const REFUSED: Reauthorization = { verdict: 'refused' };
 /** Who a client is when authentication is off. */
-export const ANONYMOUS: Identity = { name: '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof: '', foundBy: 'credentials' };
+export const ANONYMOUS: Identity = { name: '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof: '', foundBy: 'credentials', keyUser: null };
 
 /** The CONNECT fields that carry credentials (nats-server's JSON names). */
 export interface Credentials {
@@ -74,6 +86,9 @@ interface KnownUser {
   /** Raw Ed25519 key, for NKey users. */
   readonly publicKey: Buffer | null;
 }
+
+/** The global account, of the `authorization` block's users. */
+export const GLOBAL_ACCOUNT = '$G';
 
 const BCRYPT_PREFIX = /^\$2[abxy]\$\d{2}\$/;
 /** nats-server's nonce: 11 random bytes, base64url without padding (15 characters). */
@@ -129,7 +144,7 @@ export class Authenticator {
     this.trust = operator === null ? null : new OperatorTrust(operator.jwts, operator.preload);
     this.required = this.trust !== null || authRequired(auth, accounts);
     this.timeoutMs = timeoutMs;
-    const addUsers = (users: readonly UserConfig[], account: number): void => {
+    const addUsers = (users: readonly UserConfig[], account: number, accountName: string): void => {
       for (const config of users) {
         const identity: Identity = {
           name: config.nkey !== '' ? config.nkey : config.user,
@@ -139,13 +154,14 @@ export class Authenticator {
           jwtLimits: null,
           proof: config.nkey !== '' ? `nkey\0${config.nkey}` : `user\0${config.user}\0${config.password}`,
           foundBy: 'credentials',
+          keyUser: config.nkey === '' ? null : { jwt: '', issuerKey: accountName, nameTag: '', tags: [] },
         };
         if (config.nkey !== '') this.nkeys.set(config.nkey, { config, identity, publicKey: decodePublicUserKey(config.nkey) });
         else this.users.set(config.user, { config, identity, publicKey: null });
       }
     };
-    addUsers(auth?.users ?? [], 0);
-    accounts.forEach((account, i) => addUsers(account.users, i + 1));
+    addUsers(auth?.users ?? [], 0, GLOBAL_ACCOUNT);
+    accounts.forEach((account, i) => addUsers(account.users, i + 1, account.name));
     if (tlsMap) {
       for (const [name, known] of this.users) {
         const dn = parseDn(name);
@@ -154,7 +170,7 @@ export class Authenticator {
     }
     this.nonceRequired = this.nkeys.size > 0 || this.trust !== null;
     const proof = auth === null ? '' : auth.token !== '' ? `token\0${auth.token}` : `single\0${auth.user}\0${auth.password}`;
-    this.single = { name: auth?.user ?? '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof, foundBy: 'credentials' };
+    this.single = { name: auth?.user ?? '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof, foundBy: 'credentials', keyUser: null };
     this.noAuthUser = noAuthUser === '' ? null : (this.users.get(noAuthUser) ?? null);
     this.noAuthIdentity = this.noAuthUser === null ? null : { ...this.noAuthUser.identity, foundBy: 'no_auth_user' };
   }
@@ -292,6 +308,12 @@ export class Authenticator {
       },
       proof: '',
       foundBy: 'credentials',
+      keyUser: {
+        jwt: token,
+        issuerKey: checked.claims.iss,
+        nameTag: checked.claims.name ?? '',
+        tags: Array.isArray(checked.claims.nats?.tags) ? checked.claims.nats.tags.filter((tag): tag is string => typeof tag === 'string') : [],
+      },
     };
     const task = { kind: 'user-jwt', token, issuer: checked.claims.iss, userKey: checked.claims.sub, nonce, signature: sig, bearer } as const;
     return this.verified(this.pool.verify(task), identity);

@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { connect, type NatsConnection } from 'nats';
+import { connect, nkeyAuthenticator, nkeys, type ConnectionOptions, type NatsConnection } from 'nats';
 import type { RunningServer } from '../../src/index.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer, TEST_WORKERS } from '../helpers/server.js';
 import { signal, within } from './broker.js';
+import { startNatriumWithConf, startReferenceWithConf, type ConfiguredBroker } from './auth-reference.js';
 
 const GUARD_MS = 10_000;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -329,5 +330,129 @@ test('a slow consumer is counted and kept as closed with its reason', async () =
     assert.equal(workerz.workers.reduce((n: number, w: Json) => n + w.slow_consumers, 0), 1);
   } finally {
     await slow.close();
+  }
+});
+
+const ACCOUNTS_CONF = (nkey: string): string => `
+http_port: -1
+accounts {
+  A {
+    users = [ {user: a, password: p}, {nkey: ${nkey}} ]
+    exports = [ {stream: "news.>"}, {stream: "priv.>", accounts: [B]}, {service: "help.>"}, {service: "svc.x", response_type: stream, accounts: [B]} ]
+  }
+  B {
+    users = [ {user: b, password: p} ]
+    imports = [
+      {stream: {account: A, subject: "news.>"}, prefix: "a"}, {stream: {account: A, subject: "priv.x"}, to: "px"}
+      {service: {account: A, subject: "help.>"}}, {service: {account: A, subject: "svc.x"}, to: "ask"}
+    ]
+  }
+}
+authorization { users = [ {user: g, password: p} ] }
+no_auth_user: g
+`;
+
+/** What each client of accountsView subscribes to ('px' as queue q). */
+const SUBSCRIBED: Record<string, string[]> = { a: ['news.>'], n: ['help.x'], b: ['a.news.x', 'px'], anon: ['g.x'] };
+
+/**
+ * What the monitoring endpoints say about accounts and users after the same clients did the same
+ * things, with what only nats-server has left out: its system account `$SYS`, the subscriptions
+ * and imports it gives every account, and connection ids (clients are named instead).
+ */
+async function accountsView(broker: ConfiguredBroker, seed: Uint8Array): Promise<Json> {
+  const get = async (path: string): Promise<Json> => (await fetch(`${broker.monitorUrl}${path}`)).json() as Promise<Json>;
+  const open = (name: string, options: Partial<ConnectionOptions>) => connect({ servers: broker.url, name, reconnect: false, ...options });
+  const clients = {
+    a: await open('a', { user: 'a', pass: 'p' }),
+    n: await open('n', { authenticator: nkeyAuthenticator(seed) }),
+    b: await open('b', { user: 'b', pass: 'p' }),
+    anon: await open('anon', {}),
+  };
+  for (const [name, subjects] of Object.entries(SUBSCRIBED)) {
+    for (const subject of subjects) clients[name as keyof typeof clients].subscribe(subject, subject === 'px' ? { queue: 'q' } : {});
+  }
+  await Promise.all(Object.values(clients).map((nc) => nc.flush()));
+  const gone = await open('gone', { user: 'b', pass: 'p' });
+  await gone.close();
+  try {
+    const named = (connz: Json): Json[] => (connz.connections ?? []).map((c: Json) => ({ name: c.name, user: c.authorized_user, account: c.account, issuer: c.issuer_key, reason: c.reason }));
+    const byName = (a: Json, b: Json): number => String(a.name).localeCompare(String(b.name));
+    const closed = await within((async () => {
+      for (;;) {
+        const connz = await get('/connz?state=closed&auth=1');
+        if (connz.total === 1) return connz;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })(), GUARD_MS, 'the closed connection to be kept');
+    const auth = await get('/connz?auth=1');
+    const cids = new Map<number, string>(auth.connections.map((c: Json) => [c.cid, c.name]));
+    // nats-server also lists the shadow subscriptions a stream import makes in the exporting
+    // account, under the importing client; only what the clients subscribed to is compared.
+    const clientSubs = async (path: string): Promise<Json[]> =>
+      ((await get(path)).subscriptions_list ?? [])
+        .filter((s: Json) => cids.has(s.cid) && SUBSCRIBED[cids.get(s.cid)!].includes(s.subject))
+        .map((s: Json) => ({ client: cids.get(s.cid), account: s.account, subject: s.subject, qgroup: s.qgroup }))
+        .sort((x: Json, y: Json) => `${x.client} ${x.subject}`.localeCompare(`${y.client} ${y.subject}`));
+    const detail = async (account: string): Promise<Json> => {
+      const { update_time: _time, subscriptions: _subs, sublist_stats: _stats, imports, exports, ...rest } = (await get(`/accountz?acc=${account}`)).account_detail;
+      const own = (imports ?? []).filter((i: Json) => i.account !== '$SYS');
+      // nats-server lists service exports, then stream exports, each in its map's order.
+      const sorted = exports?.sort((x: Json, y: Json) => `${x.type} ${x.subject}`.localeCompare(`${y.type} ${y.subject}`));
+      return { ...rest, ...(sorted ? { exports: sorted } : {}), ...(own.length > 0 ? { imports: own } : {}) };
+    };
+    const { now: _now, ...unknownAccount } = await get('/connz?acc=nope&auth=1');
+    const withoutAuth = await get('/connz');
+    return {
+      auth: named(auth).sort(byName),
+      withoutAuth: named(withoutAuth).sort(byName),
+      accountA: { total: (await get('/connz?acc=A')).total, names: named(await get('/connz?acc=A&auth=1')).map((c) => c.name).sort() },
+      userB: { total: (await get('/connz?user=b&auth=1&state=any')).total, clients: named(await get('/connz?user=b&auth=1&state=any')).sort(byName) },
+      closed: named(closed),
+      unknownAccount,
+      accounts: (await get('/accountz')).accounts.filter((name: string) => name !== '$SYS').sort(),
+      systemAccount: (await get('/accountz')).system_account === undefined,
+      details: { A: await detail('A'), B: await detail('B'), $G: await detail('$G') },
+      subs: await clientSubs('/subsz?subs=1'),
+      subsB: await clientSubs('/subsz?subs=1&acc=B'),
+      subsNone: (await get('/subsz?acc=nope')).num_subscriptions,
+      // Counts that include nats-server's internal subscriptions: compared apart.
+      counts: {
+        subscriptionsB: (await get('/subsz?acc=B')).num_subscriptions,
+        accountA: [(await get('/accountz?acc=A')).account_detail.client_connections, (await get('/accountz?acc=A')).account_detail.subscriptions],
+      },
+    };
+  } finally {
+    await Promise.all(Object.values(clients).map((nc) => nc.close()));
+  }
+}
+
+test('accounts and users: /connz auth=1 (user, account, key), its user and acc filters, /accountz and /subsz over every account, as nats-server', { timeout: 60_000 }, async () => {
+  const user = nkeys.createUser();
+  const conf = ACCOUNTS_CONF(user.getPublicKey());
+  const reference = await startReferenceWithConf(conf);
+  let expected: Json;
+  try {
+    expected = await accountsView(reference, user.getSeed());
+  } finally {
+    await reference.close();
+  }
+  // nats-server has a system account; Natrium has none and leaves the field out, as Go does then.
+  assert.equal(expected.systemAccount, false);
+  expected.systemAccount = true;
+  const natrium = await startNatriumWithConf(conf);
+  try {
+    const { counts, ...actual } = await accountsView(natrium, user.getSeed());
+    const { counts: referenceCounts, ...comparable } = expected;
+    assert.deepEqual(actual, comparable);
+    // Natrium has no internal subscriptions: B's are b's two, A has a and n with one each.
+    assert.deepEqual(counts, { subscriptionsB: 2, accountA: [2, 2] });
+    assert.equal(referenceCounts.accountA[0], 2);
+    assert.deepEqual(actual.auth.find((c: Json) => c.name === 'n'), { name: 'n', user: user.getPublicKey(), account: 'A', issuer: 'A', reason: undefined });
+    assert.deepEqual(actual.auth.find((c: Json) => c.name === 'anon'), { name: 'anon', user: 'g', account: undefined, issuer: undefined, reason: undefined });
+    assert.deepEqual(actual.closed, [{ name: 'gone', user: 'b', account: 'B', issuer: undefined, reason: 'Client Closed' }]);
+    assert.deepEqual(actual.accounts, ['$G', 'A', 'B']);
+  } finally {
+    await natrium.close();
   }
 });
