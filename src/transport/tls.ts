@@ -62,6 +62,9 @@ export function upgradeToTls(
   const onClose = (): void => fail({ reason: 'error', message: 'connection closed during the handshake' });
   secure.once('error', onError);
   secure.once('close', onClose);
+  // The socket is half-open: a client that ends its side mid-handshake would otherwise be held
+  // until the timeout (nats-server's handshake read fails at once).
+  secure.once('end', onClose);
   secure.once('secure', () => {
     if (settled) return;
     // A TLSSocket made by hand (not by tls.Server) leaves the verdict on the client certificate to
@@ -78,6 +81,7 @@ export function upgradeToTls(
     clearTimeout(timer);
     secure.off('error', onError);
     secure.off('close', onClose);
+    secure.off('end', onClose);
     onSecure(secure);
   });
 }
