@@ -38,12 +38,16 @@ function accountNames(options: ServerOptions): string[] {
   return [GLOBAL_ACCOUNT, ...others];
 }
 
+/** An integer query option, read and refused as nats-server's decodeInt (`cid`: decodeUint64) does. */
 function intParam(params: URLSearchParams, name: string, fallback: number): number {
   const text = params.get(name);
   if (text === null || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value)) throw new BadRequest(`invalid ${name} value: ${text}`);
-  return value;
+  const unsigned = name === 'cid';
+  if (!(unsigned ? /^\d+$/ : /^[+-]?\d+$/).test(text)) {
+    const [kind, parser] = unsigned ? ['uint64', 'ParseUint'] : ['int', 'Atoi'];
+    throw new BadRequest(`Error decoding ${kind} for '${name}': strconv.${parser}: parsing ${JSON.stringify(text)}: invalid syntax`);
+  }
+  return Number(text);
 }
 
 /** nats-server reads boolean query flags with strconv.ParseBool semantics; `subs=detail` is its own value. */
@@ -52,7 +56,7 @@ function boolParam(params: URLSearchParams, name: string): boolean {
   if (text === null || text === '') return false;
   if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;
   if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(text)) return false;
-  throw new BadRequest(`invalid ${name} value: ${text}`);
+  throw new BadRequest(`Error decoding boolean for '${name}': strconv.ParseBool: parsing ${JSON.stringify(text)}: invalid syntax`);
 }
 
 function sum(snapshots: readonly WorkerSnapshot[], pick: (s: WorkerSnapshot) => number): number {
@@ -222,7 +226,7 @@ function parseState(params: URLSearchParams): ConnState {
     case 'all':
       return 'any';
   }
-  throw new BadRequest(`invalid connection state: ${state}`);
+  throw new BadRequest(`Error decoding state for ${state}`);
 }
 
 function connectionJson(c: ConnectionSnapshot, now: number, subs: 'none' | 'list' | 'detail', auth: boolean, accounts: readonly string[]): object {

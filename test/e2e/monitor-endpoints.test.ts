@@ -199,7 +199,12 @@ test('/connz: state=closed keeps closed connections with their close reason', as
 test('/connz: bad options are refused with nats-server\'s texts', async () => {
   assert.deepEqual(await get('/connz?sort=bogus'), { status: 400, type: 'text/plain; charset=utf-8', body: 'invalid sorting option: bogus' });
   assert.equal((await get('/connz?sort=stop')).body, 'sort by stop only valid on closed connections');
-  assert.equal((await get('/connz?state=maybe')).status, 400);
+  assert.deepEqual(await get('/connz?state=maybe'), { status: 400, type: 'text/plain; charset=utf-8', body: 'Error decoding state for maybe' });
+  // nats-server's texts from strconv (checked against nats-server 2.9.10).
+  assert.equal((await get('/connz?auth=xyz')).body, 'Error decoding boolean for \'auth\': strconv.ParseBool: parsing "xyz": invalid syntax');
+  assert.equal((await get('/connz?limit=1.5')).body, 'Error decoding int for \'limit\': strconv.Atoi: parsing "1.5": invalid syntax');
+  assert.equal((await get('/connz?cid=-1')).body, 'Error decoding uint64 for \'cid\': strconv.ParseUint: parsing "-1": invalid syntax');
+  assert.equal((await get('/subsz?subs=2')).status, 400);
 });
 
 test('/subsz: sublist figures; subs=1 lists every subscription; test= filters by a subject', async () => {
