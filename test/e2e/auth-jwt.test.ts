@@ -383,7 +383,7 @@ test('operator mode: /connz auth=1 shows the user JWT, its issuer, name and tags
     alice: { jwt: userJwt(alice, tagged, { tags: ['team:a'] }, { name: 'Alice' }), key: alice },
     bob: { jwt: userJwt(bob, accountSigner, { issuer_account: tagged.getPublicKey() }), key: bob },
   };
-  const { expected, actual } = await onBoth(conf, async (broker) => {
+  const { expected, actual } = await onBothBrokers(conf, async (broker) => {
     const get = async (path: string) => (await fetch(`${broker.monitorUrl}${path}`)).json() as Promise<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
     const clients = await Promise.all(
       Object.entries(users).map(([name, { jwt, key }]) => connect({ servers: broker.url, name, reconnect: false, authenticator: jwtAuthenticator(jwt, key.getSeed()) })),
