@@ -13,6 +13,8 @@ import { authRequired, type AccountConfig, type AuthorizationOptions, type Opera
 import { decodeJwt, minLimit, OperatorTrust, userPermissions, userRestrictions, type Peer } from './jwt.js';
 import { CompiledPermissions } from './permissions.js';
 import { VerifierPool } from './verifier-pool.js';
+import { dnEqual, domainComponents, goSubjectString, parseDn, rdnsMatch, subjectDn, type DistinguishedName } from './distinguished-name.js';
+import type { CertificateFields } from '../transport/x509.js';
 
 /** A client that passed authentication: its user name (or NKey) and permissions. */
 export interface Identity {
@@ -31,6 +33,18 @@ export interface Identity {
   readonly proof: string;
   /** How the user was found: the CONNECT's credentials, `no_auth_user`, or the client certificate (verify_and_map). */
   readonly foundBy: 'credentials' | 'no_auth_user' | 'certificate';
+  /** An NKey or JWT user: what /connz shows of it with auth=1; null for others. */
+  readonly keyUser: KeyUserInfo | null;
+}
+
+/** /connz `jwt`, `issuer_key`, `name_tag` and `tags` (nats-server shows them for NKey and JWT users). */
+export interface KeyUserInfo {
+  /** The user JWT; '' for an NKey user of the configuration. */
+  readonly jwt: string;
+  /** The signing key that issued the JWT, else the account (its name, or its key in operator mode). */
+  readonly issuerKey: string;
+  readonly nameTag: string;
+  readonly tags: readonly string[];
 }
 
 /** A user JWT's limits combined with its account's (nats-server's applyAccountLimits); NO_LIMIT = none. */
@@ -54,7 +68,7 @@ export type Reauthorization =
 const REMOVED: Reauthorization = { verdict: 'removed' };
 const REFUSED: Reauthorization = { verdict: 'refused' };
 /** Who a client is when authentication is off. */
-export const ANONYMOUS: Identity = { name: '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof: '', foundBy: 'credentials' };
+export const ANONYMOUS: Identity = { name: '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof: '', foundBy: 'credentials', keyUser: null };
 
 /** The CONNECT fields that carry credentials (nats-server's JSON names). */
 export interface Credentials {
@@ -72,6 +86,9 @@ interface KnownUser {
   /** Raw Ed25519 key, for NKey users. */
   readonly publicKey: Buffer | null;
 }
+
+/** The global account, of the `authorization` block's users. */
+export const GLOBAL_ACCOUNT = '$G';
 
 const BCRYPT_PREFIX = /^\$2[abxy]\$\d{2}\$/;
 /** nats-server's nonce: 11 random bytes, base64url without padding (15 characters). */
@@ -104,6 +121,8 @@ export class Authenticator {
   readonly nonceRequired: boolean;
   readonly timeoutMs: number;
   private readonly users = new Map<string, KnownUser>();
+  /** Users whose name reads as a DN, for verify_and_map (config order). */
+  private readonly distinguishedUsers: { dn: DistinguishedName; known: KnownUser }[] = [];
   private readonly nkeys = new Map<string, KnownUser>();
   private readonly single: Identity;
   private readonly noAuthUser: KnownUser | null;
@@ -125,7 +144,7 @@ export class Authenticator {
     this.trust = operator === null ? null : new OperatorTrust(operator.jwts, operator.preload);
     this.required = this.trust !== null || authRequired(auth, accounts);
     this.timeoutMs = timeoutMs;
-    const addUsers = (users: readonly UserConfig[], account: number): void => {
+    const addUsers = (users: readonly UserConfig[], account: number, accountName: string): void => {
       for (const config of users) {
         const identity: Identity = {
           name: config.nkey !== '' ? config.nkey : config.user,
@@ -135,16 +154,23 @@ export class Authenticator {
           jwtLimits: null,
           proof: config.nkey !== '' ? `nkey\0${config.nkey}` : `user\0${config.user}\0${config.password}`,
           foundBy: 'credentials',
+          keyUser: config.nkey === '' ? null : { jwt: '', issuerKey: accountName, nameTag: '', tags: [] },
         };
         if (config.nkey !== '') this.nkeys.set(config.nkey, { config, identity, publicKey: decodePublicUserKey(config.nkey) });
         else this.users.set(config.user, { config, identity, publicKey: null });
       }
     };
-    addUsers(auth?.users ?? [], 0);
-    accounts.forEach((account, i) => addUsers(account.users, i + 1));
+    addUsers(auth?.users ?? [], 0, GLOBAL_ACCOUNT);
+    accounts.forEach((account, i) => addUsers(account.users, i + 1, account.name));
+    if (tlsMap) {
+      for (const [name, known] of this.users) {
+        const dn = parseDn(name);
+        if (dn !== null) this.distinguishedUsers.push({ dn, known });
+      }
+    }
     this.nonceRequired = this.nkeys.size > 0 || this.trust !== null;
     const proof = auth === null ? '' : auth.token !== '' ? `token\0${auth.token}` : `single\0${auth.user}\0${auth.password}`;
-    this.single = { name: auth?.user ?? '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof, foundBy: 'credentials' };
+    this.single = { name: auth?.user ?? '', permissions: null, account: 0, expiresAt: 0, jwtLimits: null, proof, foundBy: 'credentials', keyUser: null };
     this.noAuthUser = noAuthUser === '' ? null : (this.users.get(noAuthUser) ?? null);
     this.noAuthIdentity = this.noAuthUser === null ? null : { ...this.noAuthUser.identity, foundBy: 'no_auth_user' };
   }
@@ -162,11 +188,11 @@ export class Authenticator {
 
   /**
    * The identity these credentials prove, or null; a promise when a pool thread must check them.
-   * `peer` is where the client connects from; `certificateNames` are the verified client
-   * certificate's names, for verify_and_map. `proven` is an earlier identity of the same
-   * credentials: a secret it was already checked against is not compared again.
+   * `peer` is where the client connects from; `certificate` is the verified client certificate,
+   * for verify_and_map. `proven` is an earlier identity of the same credentials: a secret it was
+   * already checked against is not compared again.
    */
-  authenticate(credentials: Credentials, nonce: string, peer: Peer, certificateNames: readonly string[] = [], proven: Identity | null = null): AuthResult {
+  authenticate(credentials: Credentials, nonce: string, peer: Peer, certificate: CertificateFields | null = null, proven: Identity | null = null): AuthResult {
     if (!this.required) return ANONYMOUS;
     if (this.trust !== null) return this.authenticateJwt(credentials, nonce, peer);
     const nkey = str(credentials.nkey);
@@ -182,9 +208,9 @@ export class Authenticator {
     }
     if (this.users.size > 0) {
       if (this.tlsMap) {
-        // nats-server: the first certificate name that is a user; the CONNECT user is ignored, its
-        // password still has to match the mapped user's (none when the user has none).
-        const mapped = certificateNames.map((name) => this.users.get(name)).find((known) => known !== undefined);
+        // The CONNECT user is ignored; its password still has to match the mapped user's (none
+        // when the user has none).
+        const mapped = this.userOfCertificate(certificate);
         return mapped === undefined ? null : this.checkSecret(mapped.config.password, pass, { ...mapped.identity, foundBy: 'certificate' }, proven);
       }
       if (user === '' && pass === '' && str(credentials.auth_token) === '' && this.noAuthUser !== null) return this.noAuthUserLogin(this.noAuthUser);
@@ -206,7 +232,7 @@ export class Authenticator {
    * CONNECT (a `no_auth_user` client as that user with its password of the time), and get the
    * permissions of the new configuration. `previous` is the identity the client has now.
    */
-  reauthorize(credentials: Credentials, previous: Identity, nonce: string, peer: Peer, certificateNames: readonly string[]): Reauthorization | Promise<Reauthorization> {
+  reauthorize(credentials: Credentials, previous: Identity, nonce: string, peer: Peer, certificate: CertificateFields | null): Reauthorization | Promise<Reauthorization> {
     // Operator settings cannot change on a reload: a user JWT that passed still does.
     if (this.trust !== null) return { verdict: 'authorized', identity: previous };
     const nkey = str(credentials.nkey);
@@ -215,12 +241,38 @@ export class Authenticator {
       const known = nkey !== '' ? this.nkeys.get(nkey) : this.users.get(user);
       if (known === undefined || known.identity.account !== previous.account) return REMOVED;
     }
-    const result = this.authenticate(credentials, nonce, peer, certificateNames, previous);
+    const result = this.authenticate(credentials, nonce, peer, certificate, previous);
     const verdict = (identity: Identity | null): Reauthorization => {
       if (identity === null) return REFUSED;
       return identity.account === previous.account ? { verdict: 'authorized', identity } : REMOVED;
     };
     return result instanceof Promise ? result.then(verdict, () => REFUSED) : verdict(result);
+  }
+
+  /**
+   * The user a client certificate names, in nats-server 2.9's order (checkClientTLSCertSubject):
+   * its email, DNS and URI alternative names; a user whose name is a DN equal to the subject, then
+   * one with the same RDNs in another order; the subject as Go writes it with the domain
+   * components appended; the subject as Go writes it.
+   */
+  private userOfCertificate(certificate: CertificateFields | null): KnownUser | undefined {
+    if (certificate === null) return undefined;
+    const subject = certificate.subject;
+    const hasSubject = subject.some((rdn) => rdn.length > 0);
+    if (!hasSubject && certificate.emails.length === 0 && certificate.uris.length === 0) return undefined;
+    for (const name of [...certificate.emails, ...certificate.dnsNames, ...certificate.uris]) {
+      const known = this.users.get(name);
+      if (known !== undefined) return known;
+    }
+    const dn = subjectDn(subject);
+    if (dn !== null) {
+      const byDn = this.distinguishedUsers.find((user) => dnEqual(user.dn, dn)) ?? this.distinguishedUsers.find((user) => rdnsMatch(user.dn, dn));
+      if (byDn !== undefined) return byDn.known;
+    }
+    const written = goSubjectString(subject);
+    const dcs = domainComponents(subject);
+    const withDcs = dcs === '' ? undefined : this.users.get(`${written},${dcs}`);
+    return withDcs ?? (written === '' ? undefined : this.users.get(written));
   }
 
   /**
@@ -256,6 +308,12 @@ export class Authenticator {
       },
       proof: '',
       foundBy: 'credentials',
+      keyUser: {
+        jwt: token,
+        issuerKey: checked.claims.iss,
+        nameTag: checked.claims.name ?? '',
+        tags: Array.isArray(checked.claims.nats?.tags) ? checked.claims.nats.tags.filter((tag): tag is string => typeof tag === 'string') : [],
+      },
     };
     const task = { kind: 'user-jwt', token, issuer: checked.claims.iss, userKey: checked.claims.sub, nonce, signature: sig, bearer } as const;
     return this.verified(this.pool.verify(task), identity);

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import * as errors from '../protocol/errors.js';
 import type { Authenticator, Credentials, Identity } from './authenticator.js';
 import type { Peer } from './jwt.js';
-import { peerCertificateNames } from '../transport/tls.js';
+import { peerCertificate } from '../transport/tls.js';
 import { WebSocketDuplex } from '../transport/websocket.js';
 
 /** Where a client connects from, for a user JWT's source restrictions. */
@@ -99,8 +99,8 @@ export class LoginGate {
   /** The CONNECT op arrived (its JSON is valid): check its credentials. */
   authenticate(credentials: Credentials): void {
     const settings = this.authenticator();
-    const names = settings.tlsMap ? peerCertificateNames(this.client.socket) : undefined;
-    const result = settings.authenticate(credentials, this.nonce, peerOf(this.client.socket), names);
+    const certificate = settings.tlsMap ? peerCertificate(this.client.socket) : null;
+    const result = settings.authenticate(credentials, this.nonce, peerOf(this.client.socket), certificate);
     if (result === null) {
       this.fail();
     } else if (result instanceof Promise) {

@@ -8,6 +8,8 @@ import type { ServerInfo } from '../protocol/encoder.js';
 import type { ServerOptions } from '../server/options.js';
 import type { SublistStats } from '../sublist/sublist.js';
 import { MAX_CLOSED_CONNECTIONS, type ConnectionSnapshot, type StatsQuery, type SubscriptionSnapshot, type WorkerSnapshot } from '../worker/stats.js';
+import { GLOBAL_ACCOUNT } from '../auth/authenticator.js';
+import { decodeJwt } from '../auth/jwt.js';
 import { formatDuration, formatTime, formatUptime, nanoseconds } from './format.js';
 
 /** What the endpoints read from the running server. */
@@ -28,15 +30,24 @@ export interface MonitorContext {
 /** A request the endpoint refuses, answered 400 with this text, as nats-server does. */
 export class BadRequest extends Error {}
 
-const GLOBAL_ACCOUNT = '$G';
 const DEFAULT_LIMIT = 1024;
 
+/** Account names by id: $G, then the `accounts` block's (operator mode: the preloaded accounts' keys). */
+function accountNames(options: ServerOptions): string[] {
+  const others = options.operator !== null ? Object.keys(options.operator.preload) : options.accounts.map((account) => account.name);
+  return [GLOBAL_ACCOUNT, ...others];
+}
+
+/** An integer query option, read and refused as nats-server's decodeInt (`cid`: decodeUint64) does. */
 function intParam(params: URLSearchParams, name: string, fallback: number): number {
   const text = params.get(name);
   if (text === null || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value)) throw new BadRequest(`invalid ${name} value: ${text}`);
-  return value;
+  const unsigned = name === 'cid';
+  if (!(unsigned ? /^\d+$/ : /^[+-]?\d+$/).test(text)) {
+    const [kind, parser] = unsigned ? ['uint64', 'ParseUint'] : ['int', 'Atoi'];
+    throw new BadRequest(`Error decoding ${kind} for '${name}': strconv.${parser}: parsing ${JSON.stringify(text)}: invalid syntax`);
+  }
+  return Number(text);
 }
 
 /** nats-server reads boolean query flags with strconv.ParseBool semantics; `subs=detail` is its own value. */
@@ -45,7 +56,7 @@ function boolParam(params: URLSearchParams, name: string): boolean {
   if (text === null || text === '') return false;
   if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;
   if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(text)) return false;
-  throw new BadRequest(`invalid ${name} value: ${text}`);
+  throw new BadRequest(`Error decoding boolean for '${name}': strconv.ParseBool: parsing ${JSON.stringify(text)}: invalid syntax`);
 }
 
 function sum(snapshots: readonly WorkerSnapshot[], pick: (s: WorkerSnapshot) => number): number {
@@ -54,30 +65,45 @@ function sum(snapshots: readonly WorkerSnapshot[], pick: (s: WorkerSnapshot) => 
   return total;
 }
 
-/** Sublist figures over all workers (fanout averaged over every worker's cache). */
-function sublistStats(snapshots: readonly WorkerSnapshot[]): SublistStats {
+/**
+ * Sublist figures summed as nats-server adds its accounts' (SublistStats.add): counts added, the
+ * largest fanout, hit rate and average fanout over all matches and cached results.
+ */
+function sumSublistStats(list: readonly SublistStats[]): SublistStats {
   let cache = 0;
   let fanoutTotal = 0;
   let maxFanout = 0;
   let matches = 0;
   let hits = 0;
-  for (const { sublist } of snapshots) {
-    cache += sublist.num_cache;
-    fanoutTotal += sublist.avg_fanout * sublist.num_cache;
-    maxFanout = Math.max(maxFanout, sublist.max_fanout);
-    matches += sublist.num_matches;
-    hits += sublist.cache_hit_rate * sublist.num_matches;
+  for (const stats of list) {
+    cache += stats.num_cache;
+    fanoutTotal += stats.avg_fanout * stats.num_cache;
+    maxFanout = Math.max(maxFanout, stats.max_fanout);
+    matches += stats.num_matches;
+    hits += stats.cache_hit_rate * stats.num_matches;
   }
+  const total = (pick: (stats: SublistStats) => number): number => list.reduce((n, stats) => n + pick(stats), 0);
   return {
-    num_subscriptions: sum(snapshots, (s) => s.sublist.num_subscriptions),
+    num_subscriptions: total((stats) => stats.num_subscriptions),
     num_cache: cache,
-    num_inserts: sum(snapshots, (s) => s.sublist.num_inserts),
-    num_removes: sum(snapshots, (s) => s.sublist.num_removes),
+    num_inserts: total((stats) => stats.num_inserts),
+    num_removes: total((stats) => stats.num_removes),
     num_matches: matches,
     cache_hit_rate: matches > 0 ? hits / matches : 0,
     max_fanout: maxFanout,
     avg_fanout: cache > 0 ? fanoutTotal / cache : 0,
   };
+}
+
+/** One account's sublist figures over all workers, or every account's (`account` null). */
+function sublistStats(snapshots: readonly WorkerSnapshot[], account: number | null = null): SublistStats {
+  const list: SublistStats[] = [];
+  for (const { sublists } of snapshots) {
+    sublists.forEach((stats, id) => {
+      if (stats !== null && (account === null || id === account)) list.push(stats);
+    });
+  }
+  return sumSublistStats(list);
 }
 
 /** CPU use of the whole process (all threads) since the previous /varz, in percent of one core. */
@@ -183,6 +209,8 @@ export function connzQuery(params: URLSearchParams): StatsQuery {
     closed: state !== 'open',
     subs: subs === 'detail' || (subs !== null && subs !== '' && boolParam(params, 'subs')),
     subscriptions: false,
+    auth: boolParam(params, 'auth'),
+    accounts: false,
   };
 }
 
@@ -198,10 +226,10 @@ function parseState(params: URLSearchParams): ConnState {
     case 'all':
       return 'any';
   }
-  throw new BadRequest(`invalid connection state: ${state}`);
+  throw new BadRequest(`Error decoding state for ${state}`);
 }
 
-function connectionJson(c: ConnectionSnapshot, now: number, subs: 'none' | 'list' | 'detail'): object {
+function connectionJson(c: ConnectionSnapshot, now: number, subs: 'none' | 'list' | 'detail', auth: boolean, accounts: readonly string[]): object {
   const end = c.stop ?? now;
   const info: Record<string, unknown> = {
     cid: c.cid,
@@ -232,9 +260,23 @@ function connectionJson(c: ConnectionSnapshot, now: number, subs: 'none' | 'list
     info.tls_version = c.transport.tlsVersion;
     info.tls_cipher_suite = c.transport.tlsCipherSuite;
   }
+  // With auth=1 nats-server shows who the client is: certificates, user, account (not $G), key.
+  if (auth) {
+    if (c.tlsPeerCerts !== null && c.tlsPeerCerts.length > 0) info.tls_peer_certs = c.tlsPeerCerts;
+    if (c.authorizedUser !== '') info.authorized_user = c.authorizedUser;
+    if (c.account !== 0) info.account = accounts[c.account];
+  }
   const list = c.subs ?? [];
   if (subs === 'list' && list.length > 0) info.subscriptions_list = list.map((s) => s.subject);
   if (subs === 'detail' && list.length > 0) info.subscriptions_list_detail = list.map(subscriptionDetail);
+  const key = c.keyUser;
+  // A closed connection keeps only its user and account.
+  if (auth && key !== null && c.stop === null) {
+    if (key.jwt !== '') info.jwt = key.jwt;
+    info.issuer_key = key.issuerKey;
+    if (key.nameTag !== '') info.name_tag = key.nameTag;
+    if (key.tags.length > 0) info.tags = key.tags;
+  }
   return info;
 }
 
@@ -257,10 +299,22 @@ export function connz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[],
   }
   const subsText = params.get('subs');
   const subs = subsText === 'detail' ? 'detail' : boolParam(params, 'subs') ? 'list' : 'none';
+  const auth = boolParam(params, 'auth');
   let offset = Math.max(0, intParam(params, 'offset', 0));
   let limit = intParam(params, 'limit', DEFAULT_LIMIT);
   if (limit <= 0) limit = DEFAULT_LIMIT;
   const cid = intParam(params, 'cid', 0);
+  if (cid > 0) limit = 1;
+  const now = Date.now();
+  // nats-server 2.9 filters by `user` and `acc` with or without auth=1.
+  const user = params.get('user') ?? '';
+  const accounts = accountNames(ctx.options);
+  const accountName = params.get('acc') ?? '';
+  const account = accountName === '' ? null : accounts.indexOf(accountName);
+  if (account === -1) {
+    // nats-server returns before it fills in its id or any connection.
+    return { server_id: '', now: formatTime(now), num_connections: 0, total: 0, offset, limit, connections: null };
+  }
 
   let open: ConnectionSnapshot[] = [];
   let closed: ConnectionSnapshot[] = [];
@@ -273,16 +327,20 @@ export function connz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[],
     closed.sort((a, b) => (b.stop ?? 0) - (a.stop ?? 0));
     closed.length = MAX_CLOSED_CONNECTIONS;
   }
+  if (account !== null) {
+    open = open.filter((c) => c.account === account);
+    closed = closed.filter((c) => c.account === account);
+  }
   let selected = state === 'open' ? open : state === 'closed' ? closed : open.concat(closed);
-  let total = selected.length;
+  // The total counts the (account's) connections before the cid and user filters.
+  const total = selected.length;
   if (cid > 0) {
     // nats-server answers one connection by id, with limit 1 and the overall total.
     selected = selected.filter((c) => c.cid === cid);
     offset = 0;
-    limit = 1;
   }
+  if (user !== '') selected = selected.filter((c) => c.authorizedUser === user);
   selected.sort(sorter);
-  const now = Date.now();
   const page = selected.slice(offset, offset + limit);
   return {
     server_id: ctx.serverId,
@@ -291,7 +349,7 @@ export function connz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[],
     total,
     offset,
     limit,
-    connections: page.map((c) => connectionJson(c, now, subs)),
+    connections: page.map((c) => connectionJson(c, now, subs, auth, accounts)),
   };
 }
 
@@ -309,11 +367,15 @@ function subjectMatches(pattern: string, subject: string): boolean {
 
 export function subszQuery(params: URLSearchParams): StatsQuery {
   const wantList = boolParam(params, 'subs') || (params.get('test') ?? '') !== '';
-  return { connections: false, closed: false, subs: false, subscriptions: wantList };
+  return { connections: false, closed: false, subs: false, subscriptions: wantList, auth: false, accounts: false };
 }
 
+/** Sublist figures over every account, or the account of `acc` (nothing for an unknown one), as nats-server. */
 export function subsz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[], params: URLSearchParams): object {
-  const stats = sublistStats(snapshots);
+  const accounts = accountNames(ctx.options);
+  const accountName = params.get('acc') ?? '';
+  const account = accountName === '' ? null : accounts.indexOf(accountName);
+  const stats = account === -1 ? sumSublistStats([]) : sublistStats(snapshots, account);
   const test = params.get('test') ?? '';
   const wantList = boolParam(params, 'subs') || test !== '';
   // Without a list nats-server answers with the sublist figures alone.
@@ -326,39 +388,97 @@ export function subsz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[],
   }
   let all: SubscriptionSnapshot[] = [];
   for (const s of snapshots) all = all.concat(s.subscriptions);
+  if (account !== null) all = all.filter((sub) => sub.account === account);
   if (test !== '') all = all.filter((sub) => subjectMatches(sub.subject, test));
-  all.sort((a, b) => a.cid - b.cid || a.sid.localeCompare(b.sid, undefined, { numeric: true }));
+  all.sort((a, b) => a.account - b.account || a.cid - b.cid || a.sid.localeCompare(b.sid, undefined, { numeric: true }));
   const page = all.slice(offset, offset + limit);
   return {
     server_id: ctx.serverId,
     now: formatTime(Date.now()),
     ...stats,
-    total: all.length,
+    // nats-server's total is the length of the page.
+    total: page.length,
     offset,
     limit,
-    subscriptions_list: page.map((sub) => ({ account: GLOBAL_ACCOUNT, ...subscriptionDetail(sub) })),
+    subscriptions_list: page.map((sub) => ({ account: accounts[sub.account], ...subscriptionDetail(sub) })),
   };
 }
 
+/** What /accountz asks of the workers: their connections per account. */
+export const ACCOUNTZ_QUERY: StatsQuery = { connections: false, closed: false, subs: false, subscriptions: false, auth: false, accounts: true };
+
+/**
+ * Every account, or one account's detail: connections and sublist over all workers, its exports
+ * and imports with nats-server's names, and in operator mode what its JWT says.
+ */
 export function accountz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[], params: URLSearchParams): object {
-  const account = params.get('acc') ?? '';
-  const base = { server_id: ctx.serverId, now: formatTime(Date.now()), system_account: '' };
-  if (account === '') return { ...base, accounts: [GLOBAL_ACCOUNT] };
-  if (account !== GLOBAL_ACCOUNT) throw new BadRequest(`Account ${account} does not exist`);
-  const stats = sublistStats(snapshots);
+  const accounts = accountNames(ctx.options);
+  const name = params.get('acc') ?? '';
+  // No system account: nats-server leaves system_account out when it has none.
+  const base = { server_id: ctx.serverId, now: formatTime(Date.now()) };
+  if (name === '') return { ...base, accounts: [...accounts.slice(1), GLOBAL_ACCOUNT] };
+  const id = accounts.indexOf(name);
+  if (id === -1) throw new BadRequest(`Account ${name} does not exist`);
+  const stats = sublistStats(snapshots, id);
   return {
     ...base,
     account_detail: {
-      account_name: GLOBAL_ACCOUNT,
+      account_name: name,
       update_time: formatTime(ctx.startedAt),
       expired: false,
       complete: true,
       jetstream_enabled: false,
       leafnode_connections: 0,
-      client_connections: sum(snapshots, (s) => s.stats.connections),
+      client_connections: sum(snapshots, (s) => s.accountConnections[id] ?? 0),
       subscriptions: stats.num_subscriptions,
+      ...accountRoutesJson(ctx.options, name),
+      ...accountJwtJson(ctx.options, name),
       sublist_stats: stats,
     },
+  };
+}
+
+const RESPONSE_TYPES = { singleton: 'Singleton', stream: 'Streamed', chunked: 'Chunked' } as const;
+
+/** `exports` (services, then streams) and `imports` (streams, then services) as nats-server lists them. */
+function accountRoutesJson(options: ServerOptions, name: string): object {
+  const account = options.accounts.find((a) => a.name === name);
+  if (account === undefined) return {};
+  const approved = (accounts: string[] | null): object => (accounts === null || accounts.length === 0 ? {} : { approved_accounts: accounts });
+  const exports = [
+    ...account.exports
+      .filter((e) => e.kind === 'service')
+      .map((e) => ({ subject: e.subject, type: 'service', response_type: RESPONSE_TYPES[e.responseType ?? 'singleton'], ...approved(e.accounts) })),
+    ...account.exports.filter((e) => e.kind === 'stream').map((e) => ({ subject: e.subject, type: 'stream', ...approved(e.accounts) })),
+  ];
+  const flags = { invalid: false, share: false, tracking: false };
+  const imports = [
+    ...account.imports.map((i) => ({
+      subject: i.subject,
+      account: i.account,
+      local_subject: i.to !== '' ? i.to : i.prefix !== '' ? `${i.prefix}.${i.subject}` : i.subject,
+      type: 'stream',
+      ...flags,
+    })),
+    ...account.serviceImports.map((i) => ({ subject: i.to !== '' ? i.to : i.subject, account: i.account, to: i.subject, type: 'service', ...flags })),
+  ];
+  return { ...(exports.length > 0 ? { exports } : {}), ...(imports.length > 0 ? { imports } : {}) };
+}
+
+/** Operator mode: the account JWT, who issued it, its name and tags, and its revoked users. */
+function accountJwtJson(options: ServerOptions, name: string): object {
+  const token = options.operator?.preload[name];
+  const jwt = token === undefined ? null : decodeJwt(token);
+  if (jwt === null) return {};
+  const nats = jwt.claims.nats ?? {};
+  const tags = Array.isArray(nats.tags) ? nats.tags : [];
+  const revocations = Object.entries((nats.revocations ?? {}) as Record<string, number>);
+  return {
+    jwt: token,
+    issuer_key: jwt.claims.iss,
+    ...(jwt.claims.name ? { name_tag: jwt.claims.name } : {}),
+    ...(tags.length > 0 ? { tags } : {}),
+    ...(revocations.length > 0 ? { revoked_user: Object.fromEntries(revocations.map(([user, at]) => [user, formatTime(at * 1000)])) } : {}),
   };
 }
 

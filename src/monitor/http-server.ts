@@ -12,7 +12,7 @@ import type { ServerOptions } from '../server/options.js';
 import type { StatsQuery } from '../worker/stats.js';
 import { WorkerQuery } from './worker-query.js';
 import { DASHBOARD_HTML } from './dashboard.js';
-import { accountz, accstatz, BadRequest, connz, connzQuery, featureOff, subsz, subszQuery, varz, workerz, type MonitorContext } from './endpoints.js';
+import { ACCOUNTZ_QUERY, accountz, accstatz, BadRequest, connz, connzQuery, featureOff, subsz, subszQuery, varz, workerz, type MonitorContext } from './endpoints.js';
 import { goJson } from './format.js';
 
 export interface MonitorServer {
@@ -27,7 +27,7 @@ export interface MonitorServer {
 
 /** nats-server answers /healthz compactly. */
 const HEALTHY = '{"status":"ok"}';
-const COUNTERS_ONLY: StatsQuery = { connections: false, closed: false, subs: false, subscriptions: false };
+const COUNTERS_ONLY: StatsQuery = { connections: false, closed: false, subs: false, subscriptions: false, auth: false, accounts: false };
 
 /** A body to encode as nats-server does, or one already encoded. */
 type Endpoint = (params: URLSearchParams) => Promise<object | string>;
@@ -44,7 +44,7 @@ export async function startMonitor(ctx: MonitorContext, host: string, port: numb
       const query = subszQuery(params);
       return subsz(ctx, await ctx.query(query), params);
     },
-    '/accountz': async (params) => accountz(ctx, await ctx.query(COUNTERS_ONLY), params),
+    '/accountz': async (params) => accountz(ctx, await ctx.query(ACCOUNTZ_QUERY), params),
     '/healthz': async () => HEALTHY,
     '/accstatz': async () => accstatz(ctx, await ctx.query(COUNTERS_ONLY)),
     '/workerz': async () => workerz(ctx, await ctx.query(COUNTERS_ONLY)),

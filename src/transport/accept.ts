@@ -66,9 +66,20 @@ export class Transports {
         serve(socket, false);
         return;
       }
-      // nats-server: INFO in plaintext (it tells the client to start TLS), then the handshake.
+      // nats-server: INFO in plaintext (it tells the client to start TLS), then the handshake;
+      // the client is a connection from the INFO on, and a failed handshake closes it.
       socket.write(shard.infoLine(socket, clientId));
-      upgradeToTls(socket, tls.context, tls.config, (secure) => serve(secure, true), failed);
+      const handshake = shard.beginHandshake(socket, clientId);
+      upgradeToTls(
+        socket,
+        tls.context,
+        tls.config,
+        (secure) => shard.addConnection(secure, clientId, true, handshake),
+        (failure) => {
+          shard.handshakeFailed(handshake);
+          failed(failure);
+        },
+      );
       return;
     }
     const upgrader = this.upgrader;

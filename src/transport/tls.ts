@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import type { TlsConfig } from './config.js';
+import { readCertificate, type CertificateFields } from './x509.js';
 
 function readPem(file: string, what: string): Buffer {
   try {
@@ -61,6 +62,9 @@ export function upgradeToTls(
   const onClose = (): void => fail({ reason: 'error', message: 'connection closed during the handshake' });
   secure.once('error', onError);
   secure.once('close', onClose);
+  // The socket is half-open: a client that ends its side mid-handshake would otherwise be held
+  // until the timeout (nats-server's handshake read fails at once).
+  secure.once('end', onClose);
   secure.once('secure', () => {
     if (settled) return;
     // A TLSSocket made by hand (not by tls.Server) leaves the verdict on the client certificate to
@@ -77,49 +81,19 @@ export function upgradeToTls(
     clearTimeout(timer);
     secure.off('error', onError);
     secure.off('close', onClose);
+    secure.off('end', onClose);
     onSecure(secure);
   });
 }
 
-/** The verify_and_map names of the client certificate on `socket` (none unless it is a TLS socket). */
-export function peerCertificateNames(socket: Socket): string[] {
-  return socket instanceof tls.TLSSocket ? certificateIdentities(socket.getPeerCertificate()) : [];
-}
-
-/**
- * The names a verified client certificate offers for verify_and_map, in nats-server's order:
- * email SANs, DNS SANs, URI SANs, then the subject as an RFC 2253 string (most specific RDN first,
- * as Go's pkix.Name.String writes it).
- */
-export function certificateIdentities(cert: tls.PeerCertificate): string[] {
-  const names: string[] = [];
-  const san = cert.subjectaltname ?? '';
-  const entries = san === '' ? [] : san.split(', ').map((part) => part.split(/:(.*)/s, 2) as [string, string]);
-  for (const kind of ['email', 'DNS', 'URI']) {
-    for (const [type, value] of entries) if (type === kind) names.push(value);
+/** The verified client certificate on `socket`, read for verify_and_map (null without one). */
+export function peerCertificate(socket: Socket): CertificateFields | null {
+  if (!(socket instanceof tls.TLSSocket)) return null;
+  const raw = socket.getPeerCertificate().raw as Buffer | undefined;
+  if (raw === undefined) return null;
+  try {
+    return readCertificate(raw);
+  } catch {
+    return null;
   }
-  const subject = rfc2253(cert.subject);
-  if (subject !== '') names.push(subject);
-  return names;
-}
-
-function escapeRdn(value: string): string {
-  let out = value.replace(/([,+"\\<>;=])/g, '\\$1');
-  if (out.startsWith(' ') || out.startsWith('#')) out = `\\${out}`;
-  if (out.endsWith(' ')) out = `${out.slice(0, -1)}\\ `;
-  return out;
-}
-
-/**
- * Node gives the subject as attribute → value(s) in certificate order (repeated attributes grouped
- * at their first place); RFC 2253 writes the sequence reversed.
- */
-function rfc2253(subject: tls.Certificate | undefined): string {
-  if (subject === undefined) return '';
-  const parts: string[] = [];
-  for (const key of Object.keys(subject)) {
-    const value = (subject as unknown as Record<string, string | string[]>)[key];
-    for (const v of Array.isArray(value) ? value : [value]) parts.push(`${key}=${escapeRdn(v)}`);
-  }
-  return parts.reverse().join(',');
 }

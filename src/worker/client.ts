@@ -5,11 +5,11 @@ import { OK, PING, PONG } from '../protocol/encoder.js';
 import * as errors from '../protocol/errors.js';
 import { isValidPublishSubjectBytes, isValidSubscribeSubject } from '../sublist/subject.js';
 import { Outbound } from './outbound.js';
-import { ANONYMOUS, authenticatorFor, type Authenticator, type Credentials, type Identity, type JwtLimits, type Reauthorization } from '../auth/authenticator.js';
+import { ANONYMOUS, authenticatorFor, type Authenticator, type Credentials, type Identity, type JwtLimits, type KeyUserInfo, type Reauthorization } from '../auth/authenticator.js';
 import { minLimit, NO_LIMIT } from '../auth/jwt.js';
 import { LoginGate, peerOf, type LoginClient } from '../auth/login.js';
 import { ConnectionPermissions } from '../auth/permissions.js';
-import { peerCertificateNames } from '../transport/tls.js';
+import { peerCertificate } from '../transport/tls.js';
 import type { Shard } from './shard.js';
 
 /** One SUB of one client. `sidBytes` is what MSG lines carry, kept as bytes for delivery. */
@@ -46,7 +46,8 @@ export type CloseReason =
   | 'Read Error'
   | 'Authentication Timeout'
   | 'Authentication Failure'
-  | 'Authentication Expired';
+  | 'Authentication Expired'
+  | 'TLS Handshake Failure';
 
 /** The CONNECT fields nats-server reads, with its defaults (note verbose and pedantic default on). */
 interface ConnectOptions {
@@ -90,6 +91,23 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** nats-server closes a client whose JWTs allow no subscription at all this long after telling it. */
 const NO_SUBSCRIPTIONS_CLOSE_MS = 20;
 
+function stringField(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+/**
+ * nats-server's getRawAuthUser: the CONNECT's NKey, else its user (which a `no_auth_user` or a
+ * certificate-mapped user replaced), else a JWT user's key, else the token as sent.
+ */
+function rawAuthUser(credentials: Credentials, identity: Identity | null): string {
+  const nkey = stringField(credentials.nkey);
+  if (nkey !== '') return nkey;
+  const user = stringField(credentials.user);
+  if (user !== '') return user;
+  if (identity?.jwtLimits != null) return identity.name;
+  return stringField(credentials.auth_token);
+}
+
 /** A client connection owned by one shard: protocol state, subscriptions and outbound bytes. */
 export class Client implements OpSink, LoginClient {
   readonly outbound = new Outbound();
@@ -119,8 +137,10 @@ export class Client implements OpSink, LoginClient {
   private heldReads: Buffer[] | null = null;
   /** The authenticated user's permissions; null = no restrictions. */
   permissions: ConnectionPermissions | null = null;
-  /** Authenticated user (name or NKey); '' without authentication. */
-  user = '';
+  /** Who /connz says the client is (rawAuthUser); '' for none. */
+  authorizedUser = '';
+  /** An NKey or JWT user, for /connz. */
+  keyUser: KeyUserInfo | null = null;
   /** Account id of the user (0 = $G). */
   account = 0;
   /** Holds a place among its account's `limits.conn` connections (operator mode). */
@@ -139,7 +159,6 @@ export class Client implements OpSink, LoginClient {
   bytesIn = 0;
   msgsOut = 0;
   bytesOut = 0;
-  readonly startedAt = Date.now();
   private pingTimer: NodeJS.Timeout | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
   private noSubscriptionsTimer: NodeJS.Timeout | null = null;
@@ -150,6 +169,8 @@ export class Client implements OpSink, LoginClient {
     readonly socket: Socket,
     readonly shard: Shard,
     private readonly reader: ProtocolReader,
+    /** Epoch milliseconds: when the connection was accepted (a TLS client's handshake came after). */
+    readonly startedAt = Date.now(),
   ) {
     socket.setNoDelay(true);
     if (authenticatorFor(shard.options).required) this.login = new LoginGate(this, () => authenticatorFor(shard.options));
@@ -199,13 +220,14 @@ export class Client implements OpSink, LoginClient {
 
   private adoptIdentity(identity: Identity): void {
     this.identity = identity;
-    this.user = identity.name;
     this.account = identity.account;
     this.permissions = identity.permissions === null ? null : new ConnectionPermissions(identity.permissions);
     // As nats-server records them: a no_auth_user client logged in as that user (with its password),
     // a verify_and_map client as its certificate's user.
     if (identity.foundBy === 'no_auth_user') this.credentials = { user: identity.name };
     else if (identity.foundBy === 'certificate') this.credentials = { ...this.credentials, user: identity.name };
+    this.keyUser = identity.keyUser;
+    this.authorizedUser = rawAuthUser(this.credentials, identity);
   }
 
   /**
@@ -215,8 +237,8 @@ export class Client implements OpSink, LoginClient {
    */
   reauthorize(authenticator: Authenticator): void {
     if (this.closed || this.login !== null) return;
-    const names = authenticator.tlsMap ? peerCertificateNames(this.socket) : [];
-    const result = authenticator.reauthorize(this.credentials, this.identity, this.nonce, peerOf(this.socket), names);
+    const certificate = authenticator.tlsMap ? peerCertificate(this.socket) : null;
+    const result = authenticator.reauthorize(this.credentials, this.identity, this.nonce, peerOf(this.socket), certificate);
     const round = ++this.reauthorizations;
     if (!(result instanceof Promise)) {
       this.applyReauthorization(result);
@@ -262,7 +284,7 @@ export class Client implements OpSink, LoginClient {
       if (perms.canSubscribe(sub.subject, null) || (sub.queue !== null && perms.canSubscribe(sub.subject, sub.queue))) continue;
       this.removeSubscription(sub);
       this.send(errors.errSubscriptionRevoked(sub.subject, sub.sid));
-      this.shard.log.info({ cid: this.id }, `Removed sub "${sub.subject}" (sid "${sub.sid}") for User "${this.user}" - not authorized`);
+      this.shard.log.info({ cid: this.id }, `Removed sub "${sub.subject}" (sid "${sub.sid}") for User "${this.authorizedUser}" - not authorized`);
     }
   }
 
@@ -433,6 +455,7 @@ export class Client implements OpSink, LoginClient {
     this.connectReceived = true;
     const { user, pass, auth_token, nkey, sig } = fields;
     this.credentials = { user, pass, auth_token, nkey, sig };
+    this.authorizedUser = rawAuthUser(this.credentials, null);
     if (this.login !== null) this.login.authenticate(fields);
     else this.finishConnect();
   }

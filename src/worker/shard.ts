@@ -5,7 +5,7 @@ import { encodeInfo, type ServerInfo } from '../protocol/encoder.js';
 import { OPS_ARRAY_LENGTH, type ParseFunction } from '../protocol/ops.js';
 import { ProtocolReader } from '../protocol/reader.js';
 import * as errors from '../protocol/errors.js';
-import { Sublist, type SublistResult } from '../sublist/sublist.js';
+import { Sublist, type SublistResult, type SublistStats } from '../sublist/sublist.js';
 import { Client, Subscription, type CloseReason } from './client.js';
 import { FLAG_CHECK, FLAG_NO_INTEREST, FLAG_RESPONSE, HOPS_MASK, type ShardMesh } from './mesh.js';
 import type { RingRecord } from './ring.js';
@@ -64,6 +64,10 @@ export class Shard {
   private flushScheduled = false;
   /** Told of every connection that leaves, with nats-server's close reason (monitoring keeps them). */
   onClientClosed: ((client: Client, reason: CloseReason) => void) | null = null;
+  /** TLS clients between their INFO and the end of the handshake, listed and counted as nats-server does. */
+  readonly handshakes = new Set<PendingHandshake>();
+  /** Told of every handshake that failed (monitoring keeps it as `TLS Handshake Failure`). */
+  onHandshakeFailed: ((handshake: PendingHandshake) => void) | null = null;
 
   constructor(
     readonly options: ServerOptions,
@@ -109,15 +113,35 @@ export class Shard {
     return encodeInfo(clientInfo({ ...this.info, max_payload: maxPayload }, clientId, socket.remoteAddress ?? '', true, ''));
   }
 
-  /** Takes ownership of an accepted connection and greets it with INFO (unless its transport did). */
-  addConnection(socket: Socket, clientId: number, greeted = false): Client {
+  /**
+   * Takes ownership of an accepted connection and greets it with INFO (unless its transport did).
+   * A TLS client comes with its finished `handshake`, under which it was already counted.
+   */
+  addConnection(socket: Socket, clientId: number, greeted = false, handshake: PendingHandshake | null = null): Client {
     const reader = new ProtocolReader(this.parse, this.ops, this.options.maxControlLine, this.options.maxPayload);
-    const client = new Client(clientId, socket, this, reader);
+    const client = new Client(clientId, socket, this, reader, handshake?.startedAt);
     this.clients.add(client);
-    this.stats.connections++;
-    this.stats.totalConnections++;
+    if (handshake === null || !this.handshakes.delete(handshake)) {
+      this.stats.connections++;
+      this.stats.totalConnections++;
+    }
     if (!greeted) client.send(this.infoLine(socket, clientId));
     return client;
+  }
+
+  /** A TLS client got its INFO and starts the handshake: nats-server counts and lists it from now on. */
+  beginHandshake(socket: Socket, clientId: number): PendingHandshake {
+    const handshake = { clientId, socket, startedAt: Date.now() };
+    this.handshakes.add(handshake);
+    this.stats.connections++;
+    this.stats.totalConnections++;
+    return handshake;
+  }
+
+  handshakeFailed(handshake: PendingHandshake): void {
+    if (!this.handshakes.delete(handshake)) return;
+    this.stats.connections--;
+    this.onHandshakeFailed?.(handshake);
   }
 
   /** Greets and turns away a connection over max_connections, as nats-server does. */
@@ -138,6 +162,11 @@ export class Shard {
     let count = 0;
     for (const sublist of this.sublists) if (sublist !== undefined) count += sublist.count;
     return count;
+  }
+
+  /** Sublist figures by account id (null where this shard has no index for the account). */
+  sublistStats(): (SublistStats | null)[] {
+    return Array.from(this.sublists, (sublist) => sublist?.stats() ?? null);
   }
 
   /** The subject index of one account: accounts never see each other's subjects. */
@@ -402,6 +431,14 @@ export class Shard {
   closeAll(): void {
     for (const client of [...this.clients]) client.close('Server Shutdown');
   }
+}
+
+/** A TLS connection whose handshake has not finished (its plaintext socket). */
+export interface PendingHandshake {
+  readonly clientId: number;
+  readonly socket: Socket;
+  /** Epoch milliseconds, when it was accepted. */
+  readonly startedAt: number;
 }
 
 /** A forwarded request waiting for its peers' answers before a no-responders status. */

@@ -5,9 +5,10 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { SublistStats } from '../sublist/sublist.js';
+import type { KeyUserInfo } from '../auth/authenticator.js';
 import type { Client, CloseReason } from './client.js';
-import type { Shard, ShardStats } from './shard.js';
-import { describeTransport, type TransportDescription } from '../transport/describe.js';
+import type { PendingHandshake, Shard, ShardStats } from './shard.js';
+import { describePeerCertificates, describeTransport, type TlsPeerCert, type TransportDescription } from '../transport/describe.js';
 
 /** nats-server DEFAULT_MAX_CLOSED_CLIENTS; each worker keeps as many, the main thread keeps the newest. */
 export const MAX_CLOSED_CONNECTIONS = 10_000;
@@ -18,6 +19,8 @@ export interface SubscriptionSnapshot {
   sid: string;
   msgs: number;
   cid: number;
+  /** Account id (0 = $G). */
+  account: number;
 }
 
 export interface ConnectionSnapshot {
@@ -42,9 +45,18 @@ export interface ConnectionSnapshot {
   name: string;
   lang: string;
   version: string;
+  /** nats-server's getRawAuthUser: the NKey, user name, JWT user key or token; '' for none. */
+  authorizedUser: string;
+  /** Account id (0 = $G). */
+  account: number;
+  /** An NKey or JWT user: what /connz shows of it with auth=1. */
+  keyUser: KeyUserInfo | null;
+  /** The client's certificates, only when asked for (connz auth=1) and for open connections. */
+  tlsPeerCerts: TlsPeerCert[] | null;
   /** Only when asked for (connz subs=1 / subs=detail). */
   subs: SubscriptionSnapshot[] | null;
 }
+
 
 export interface StatsQuery {
   /** Open connections; with their subscriptions when `subs`. */
@@ -53,6 +65,10 @@ export interface StatsQuery {
   subs: boolean;
   /** Every subscription (subsz subs=1). */
   subscriptions: boolean;
+  /** Open connections with their certificates (connz auth=1). */
+  auth: boolean;
+  /** Open connections per account (accountz). */
+  accounts: boolean;
 }
 
 /** Cross-worker figures (ShardMesh.snapshot): forwards, drops, ring occupancy. */
@@ -106,7 +122,10 @@ export interface WorkerSnapshot {
   /** Bytes of ArrayBuffers (socket buffers included) this worker holds, outside the V8 heap. */
   arrayBuffers: number;
   subscriptionCount: number;
-  sublist: SublistStats;
+  /** Sublist figures by account id; null where this worker has no index for the account. */
+  sublists: (SublistStats | null)[];
+  /** Open connections by account id (when asked for). */
+  accountConnections: number[];
   connections: ConnectionSnapshot[];
   closed: ConnectionSnapshot[];
   subscriptions: SubscriptionSnapshot[];
@@ -116,7 +135,7 @@ export interface WorkerSnapshot {
 function subscriptionsOf(client: Client): SubscriptionSnapshot[] {
   const list: SubscriptionSnapshot[] = [];
   for (const sub of client.subs.values()) {
-    list.push({ subject: sub.subject, qgroup: sub.queue, sid: sub.sid, msgs: sub.delivered, cid: client.id });
+    list.push({ subject: sub.subject, qgroup: sub.queue, sid: sub.sid, msgs: sub.delivered, cid: client.id, account: client.account });
   }
   return list;
 }
@@ -160,7 +179,7 @@ export class WorkerStats {
     private readonly worker: number,
   ) {}
 
-  private snapshot(client: Client, now: number, withSubs: boolean): ConnectionSnapshot {
+  private snapshot(client: Client, now: number, withSubs: boolean, withCerts: boolean): ConnectionSnapshot {
     const socket = client.socket;
     return {
       cid: client.id,
@@ -181,15 +200,56 @@ export class WorkerStats {
       name: client.name,
       lang: client.lang,
       version: client.version,
+      authorizedUser: client.authorizedUser,
+      account: client.account,
+      keyUser: client.keyUser,
+      tlsPeerCerts: withCerts ? describePeerCertificates(socket) : null,
       subs: withSubs ? subscriptionsOf(client) : null,
+    };
+  }
+
+  /** A TLS client still in its handshake: nats-server lists it with nothing known yet. */
+  private handshakeSnapshot(handshake: PendingHandshake): ConnectionSnapshot {
+    const socket = handshake.socket;
+    return {
+      cid: handshake.clientId,
+      worker: this.worker,
+      transport: { type: 'nats', tlsVersion: '', tlsCipherSuite: '' },
+      ip: socket.remoteAddress ?? '',
+      port: socket.remotePort ?? 0,
+      start: handshake.startedAt,
+      lastActivity: handshake.startedAt,
+      stop: null,
+      reason: null,
+      pendingBytes: 0,
+      inMsgs: 0,
+      outMsgs: 0,
+      inBytes: 0,
+      outBytes: 0,
+      subscriptions: 0,
+      name: '',
+      lang: '',
+      version: '',
+      authorizedUser: '',
+      account: 0,
+      keyUser: null,
+      tlsPeerCerts: null,
+      subs: null,
     };
   }
 
   /** Called as a client leaves the shard: its final figures go into the closed ring. */
   recordClosed(client: Client, reason: CloseReason): void {
-    const now = Date.now();
-    const entry = this.snapshot(client, now, true);
-    entry.stop = now;
+    this.keepClosed(this.snapshot(client, Date.now(), true, false), reason);
+  }
+
+  /** A TLS handshake that failed or timed out: nats-server keeps it as `TLS Handshake Failure`. */
+  recordHandshakeFailure(handshake: PendingHandshake): void {
+    this.keepClosed(this.handshakeSnapshot(handshake), 'TLS Handshake Failure');
+  }
+
+  private keepClosed(entry: ConnectionSnapshot, reason: CloseReason): void {
+    entry.stop = Date.now();
     entry.reason = reason;
     entry.pendingBytes = 0;
     if (this.closedRing.length < MAX_CLOSED_CONNECTIONS) this.closedRing.push(entry);
@@ -202,10 +262,17 @@ export class WorkerStats {
     const shard = this.shard;
     const connections: ConnectionSnapshot[] = [];
     const subscriptions: SubscriptionSnapshot[] = [];
-    if (query.connections || query.subscriptions) {
+    const accountConnections: number[] = [];
+    if (query.connections || query.subscriptions || query.accounts) {
       for (const client of shard.clients) {
-        if (query.connections) connections.push(this.snapshot(client, now, query.subs));
+        if (query.connections) connections.push(this.snapshot(client, now, query.subs, query.auth));
         if (query.subscriptions) subscriptions.push(...subscriptionsOf(client));
+        if (query.accounts) accountConnections[client.account] = (accountConnections[client.account] ?? 0) + 1;
+      }
+      for (const handshake of shard.handshakes) {
+        if (query.connections) connections.push(this.handshakeSnapshot(handshake));
+        // Until it authenticates, a client is in the global account.
+        if (query.accounts) accountConnections[0] = (accountConnections[0] ?? 0) + 1;
       }
     }
     return {
@@ -214,7 +281,8 @@ export class WorkerStats {
       eventLoopDelay: this.eventLoop.snapshot(),
       ...workerMemory(),
       subscriptionCount: shard.subscriptionCount,
-      sublist: shard.sublist.stats(),
+      sublists: shard.sublistStats(),
+      accountConnections: Array.from(accountConnections, (count) => count ?? 0),
       connections,
       closed: query.closed ? this.closedRing.slice() : [],
       subscriptions,

@@ -61,6 +61,7 @@ const counters = config.counters;
 const workerStats = new WorkerStats(shard, config.index);
 const transports = new Transports(config.options, log);
 shard.onClientClosed = (client, reason) => workerStats.recordClosed(client, reason);
+shard.onHandshakeFailed = (handshake) => workerStats.recordHandshakeFailure(handshake);
 let nextLocalClientId = 1;
 
 function post(message: FromWorker): void {

@@ -373,3 +373,38 @@ test('operator mode: an account JWT conn limit holds over connections spread acr
     await server.close();
   }
 });
+
+test('operator mode: /connz auth=1 shows the user JWT, its issuer, name and tags, and /accountz the account JWT, as nats-server', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const tagged = nkeys.createAccount();
+  const taggedJwt = accountJwtOf(tagged, { limits: UNLIMITED, tags: ['env:test'], signing_keys: [accountSigner.getPublicKey()], revocations: { [revoked.getPublicKey()]: now } }, { name: 'tagged' });
+  const conf = `http_port: -1\n${operatorConf(operatorJwt, [[tagged, taggedJwt]])}`;
+  const [alice, bob] = [nkeys.createUser(), nkeys.createUser()];
+  const users = {
+    alice: { jwt: userJwt(alice, tagged, { tags: ['team:a'] }, { name: 'Alice' }), key: alice },
+    bob: { jwt: userJwt(bob, accountSigner, { issuer_account: tagged.getPublicKey() }), key: bob },
+  };
+  const { expected, actual } = await onBothBrokers(conf, async (broker) => {
+    const get = async (path: string) => (await fetch(`${broker.monitorUrl}${path}`)).json() as Promise<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const clients = await Promise.all(
+      Object.entries(users).map(([name, { jwt, key }]) => connect({ servers: broker.url, name, reconnect: false, authenticator: jwtAuthenticator(jwt, key.getSeed()) })),
+    );
+    try {
+      const connz = await get('/connz?auth=1');
+      const shown = connz.connections
+        .map((c: Record<string, unknown>) => ({ name: c.name, user: c.authorized_user, account: c.account, jwt: c.jwt, issuer: c.issuer_key, nameTag: c.name_tag, tags: c.tags }))
+        .sort((a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name));
+      const detail = (await get(`/accountz?acc=${tagged.getPublicKey()}`)).account_detail;
+      const accounts = (await get('/accountz')).accounts.filter((name: string) => name !== '$SYS').sort();
+      const { jwt, issuer_key, name_tag, tags, revoked_user, client_connections } = detail;
+      return { shown, account: { jwt, issuer_key, name_tag, tags, revoked_user, client_connections }, accounts };
+    } finally {
+      await Promise.all(clients.map((nc) => nc.close()));
+    }
+  });
+  assert.deepEqual(actual, expected);
+  assert.deepEqual(actual.shown[0], {
+    name: 'alice', user: alice.getPublicKey(), account: tagged.getPublicKey(), jwt: users.alice.jwt, issuer: tagged.getPublicKey(), nameTag: 'Alice', tags: ['team:a'],
+  });
+  assert.equal(actual.shown[1].issuer, accountSigner.getPublicKey(), 'a signing key is the issuer');
+  assert.deepEqual(actual.account.revoked_user, { [revoked.getPublicKey()]: new Date(now * 1000).toISOString().replace('.000Z', 'Z') });
+});

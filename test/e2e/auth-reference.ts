@@ -20,6 +20,8 @@ export interface ConfiguredBroker {
    * with the reason when the broker refuses it.
    */
   reload(conf: string): Promise<void>;
+  /** When the config has `http_port`. */
+  monitorUrl?: string;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startNatriumWithConf(conf: string, extra: Partial<ServerOp
   return {
     port: server.port,
     url: server.url,
+    monitorUrl: server.monitorUrl,
     async reload(text) {
       const next = readConf(text);
       await server.reload(reloadChanges({ ...options, ...extra }, { ...next, ...extra }));
@@ -64,6 +67,7 @@ export async function startReferenceWithConf(conf: string): Promise<ConfiguredBr
   return {
     port: server.port,
     url: server.url,
+    monitorUrl: server.monitorUrl,
     reload(text) {
       writeFileSync(server.configFile, text);
       const from = server.log.length;

@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { connect, type NatsConnection } from 'nats';
+import { connect, nkeyAuthenticator, nkeys, type ConnectionOptions, type NatsConnection } from 'nats';
 import type { RunningServer } from '../../src/index.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer, TEST_WORKERS } from '../helpers/server.js';
 import { signal, within } from './broker.js';
+import { onBothBrokers, type ConfiguredBroker } from './auth-reference.js';
 
 const GUARD_MS = 10_000;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -198,7 +199,12 @@ test('/connz: state=closed keeps closed connections with their close reason', as
 test('/connz: bad options are refused with nats-server\'s texts', async () => {
   assert.deepEqual(await get('/connz?sort=bogus'), { status: 400, type: 'text/plain; charset=utf-8', body: 'invalid sorting option: bogus' });
   assert.equal((await get('/connz?sort=stop')).body, 'sort by stop only valid on closed connections');
-  assert.equal((await get('/connz?state=maybe')).status, 400);
+  assert.deepEqual(await get('/connz?state=maybe'), { status: 400, type: 'text/plain; charset=utf-8', body: 'Error decoding state for maybe' });
+  // nats-server's texts from strconv (checked against nats-server 2.9.10).
+  assert.equal((await get('/connz?auth=xyz')).body, 'Error decoding boolean for \'auth\': strconv.ParseBool: parsing "xyz": invalid syntax');
+  assert.equal((await get('/connz?limit=1.5')).body, 'Error decoding int for \'limit\': strconv.Atoi: parsing "1.5": invalid syntax');
+  assert.equal((await get('/connz?cid=-1')).body, 'Error decoding uint64 for \'cid\': strconv.ParseUint: parsing "-1": invalid syntax');
+  assert.equal((await get('/subsz?subs=2')).status, 400);
 });
 
 test('/subsz: sublist figures; subs=1 lists every subscription; test= filters by a subject', async () => {
@@ -330,4 +336,119 @@ test('a slow consumer is counted and kept as closed with its reason', async () =
   } finally {
     await slow.close();
   }
+});
+
+const ACCOUNTS_CONF = (nkey: string): string => `
+http_port: -1
+accounts {
+  A {
+    users = [ {user: a, password: p}, {nkey: ${nkey}} ]
+    exports = [ {stream: "news.>"}, {stream: "priv.>", accounts: [B]}, {service: "help.>"}, {service: "svc.x", response_type: stream, accounts: [B]} ]
+  }
+  B {
+    users = [ {user: b, password: p} ]
+    imports = [
+      {stream: {account: A, subject: "news.>"}, prefix: "a"}, {stream: {account: A, subject: "priv.x"}, to: "px"}
+      {service: {account: A, subject: "help.>"}}, {service: {account: A, subject: "svc.x"}, to: "ask"}
+    ]
+  }
+}
+authorization { users = [ {user: g, password: p} ] }
+no_auth_user: g
+`;
+
+/** What each client of accountsView subscribes to ('px' as queue q). */
+const SUBSCRIBED: Record<string, string[]> = { a: ['news.>'], n: ['help.x'], b: ['a.news.x', 'px'], anon: ['g.x'] };
+
+/**
+ * What the monitoring endpoints say about accounts and users after the same clients did the same
+ * things, with what only nats-server has left out: its system account `$SYS`, the subscriptions
+ * and imports it gives every account, and connection ids (clients are named instead).
+ */
+async function accountsView(broker: ConfiguredBroker, seed: Uint8Array): Promise<Json> {
+  const get = async (path: string): Promise<Json> => (await fetch(`${broker.monitorUrl}${path}`)).json() as Promise<Json>;
+  const open = (name: string, options: Partial<ConnectionOptions>) => connect({ servers: broker.url, name, reconnect: false, ...options });
+  const clients = {
+    a: await open('a', { user: 'a', pass: 'p' }),
+    n: await open('n', { authenticator: nkeyAuthenticator(seed) }),
+    b: await open('b', { user: 'b', pass: 'p' }),
+    anon: await open('anon', {}),
+  };
+  for (const [name, subjects] of Object.entries(SUBSCRIBED)) {
+    for (const subject of subjects) clients[name as keyof typeof clients].subscribe(subject, subject === 'px' ? { queue: 'q' } : {});
+  }
+  await Promise.all(Object.values(clients).map((nc) => nc.flush()));
+  const gone = await open('gone', { user: 'b', pass: 'p' });
+  await gone.close();
+  try {
+    const named = (connz: Json): Json[] => (connz.connections ?? []).map((c: Json) => ({ name: c.name, user: c.authorized_user, account: c.account, issuer: c.issuer_key, reason: c.reason }));
+    const byName = (a: Json, b: Json): number => String(a.name).localeCompare(String(b.name));
+    const closed = await within((async () => {
+      for (;;) {
+        const connz = await get('/connz?state=closed&auth=1');
+        if (connz.connections.some((c: Json) => c.name === 'gone')) return connz;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })(), GUARD_MS, 'the closed connection to be kept');
+    const auth = await get('/connz?auth=1');
+    const cids = new Map<number, string>(auth.connections.map((c: Json) => [c.cid, c.name]));
+    // nats-server also lists the shadow subscriptions a stream import makes in the exporting
+    // account, under the importing client; only what the clients subscribed to is compared.
+    const clientSubs = async (path: string): Promise<Json[]> =>
+      ((await get(path)).subscriptions_list ?? [])
+        .filter((s: Json) => cids.has(s.cid) && SUBSCRIBED[cids.get(s.cid)!].includes(s.subject))
+        .map((s: Json) => ({ client: cids.get(s.cid), account: s.account, subject: s.subject, qgroup: s.qgroup }))
+        .sort((x: Json, y: Json) => `${x.client} ${x.subject}`.localeCompare(`${y.client} ${y.subject}`));
+    const detail = async (account: string): Promise<Json> => {
+      const { update_time: _time, subscriptions: _subs, sublist_stats: _stats, imports, exports, ...rest } = (await get(`/accountz?acc=${account}`)).account_detail;
+      // nats-server lists service exports and service imports in its maps' order.
+      const ordered = (list: Json[]): Json[] => list.sort((x: Json, y: Json) => `${x.type} ${x.subject}`.localeCompare(`${y.type} ${y.subject}`));
+      const own = ordered((imports ?? []).filter((i: Json) => i.account !== '$SYS'));
+      return { ...rest, ...(exports ? { exports: ordered(exports) } : {}), ...(own.length > 0 ? { imports: own } : {}) };
+    };
+    const { now: _now, ...unknownAccount } = await get('/connz?acc=nope&auth=1');
+    const withoutAuth = await get('/connz');
+    return {
+      auth: named(auth).sort(byName),
+      withoutAuth: named(withoutAuth).sort(byName),
+      accountA: { total: (await get('/connz?acc=A')).total, names: named(await get('/connz?acc=A&auth=1')).map((c) => c.name).sort() },
+      // The total is every open connection's: nats-server counts before it filters by user.
+      userB: { total: (await get('/connz?user=b&auth=1')).total, clients: named(await get('/connz?user=b&auth=1&state=any')).sort(byName) },
+      // nats-server's readiness probe (no name) is among its closed connections too.
+      closed: named(closed).filter((c) => c.name !== undefined),
+      unknownAccount,
+      accounts: (await get('/accountz')).accounts.filter((name: string) => name !== '$SYS').sort(),
+      noSystemAccount: (await get('/accountz')).system_account === undefined,
+      details: { A: await detail('A'), B: await detail('B'), $G: await detail('$G') },
+      subs: await clientSubs('/subsz?subs=1'),
+      subsB: await clientSubs('/subsz?subs=1&acc=B'),
+      subsNone: (await get('/subsz?acc=nope')).num_subscriptions,
+      // Counts that include nats-server's internal subscriptions: compared apart.
+      counts: {
+        subscriptionsB: (await get('/subsz?acc=B')).num_subscriptions,
+        accountA: [(await get('/accountz?acc=A')).account_detail.client_connections, (await get('/accountz?acc=A')).account_detail.subscriptions],
+      },
+    };
+  } finally {
+    await Promise.all(Object.values(clients).map((nc) => nc.close()));
+  }
+}
+
+test('accounts and users: /connz auth=1 (user, account, key), its user and acc filters, /accountz and /subsz over every account, as nats-server', { timeout: 60_000 }, async () => {
+  const user = nkeys.createUser();
+  const conf = ACCOUNTS_CONF(user.getPublicKey());
+  const { expected, actual: view } = await onBothBrokers(conf, (broker) => accountsView(broker, user.getSeed()));
+  // nats-server has a system account; Natrium has none and leaves the field out, as Go does then.
+  assert.equal(expected.noSystemAccount, false);
+  expected.noSystemAccount = true;
+  const { counts, ...actual } = view;
+  const { counts: referenceCounts, ...comparable } = expected;
+  assert.deepEqual(actual, comparable);
+  // Natrium has no internal subscriptions: B's are b's two, A has a and n with one each.
+  assert.deepEqual(counts, { subscriptionsB: 2, accountA: [2, 2] });
+  assert.equal(referenceCounts.accountA[0], 2);
+  assert.deepEqual(actual.auth.find((c: Json) => c.name === 'n'), { name: 'n', user: user.getPublicKey(), account: 'A', issuer: 'A', reason: undefined });
+  assert.deepEqual(actual.auth.find((c: Json) => c.name === 'anon'), { name: 'anon', user: 'g', account: undefined, issuer: undefined, reason: undefined });
+  assert.deepEqual(actual.closed, [{ name: 'gone', user: 'b', account: 'B', issuer: undefined, reason: 'Client Closed' }]);
+  assert.deepEqual(actual.accounts, ['$G', 'A', 'B']);
 });

@@ -18,6 +18,8 @@ export interface TestPki {
   clientKeyFile: string;
   strangerCertFile: string;
   strangerKeyFile: string;
+  /** Another client certificate signed by the CA (`-subj` syntax: `/DC=org/O=Acme+OU=Dev/CN=carol`). */
+  issueClient(name: string, subject: string, san: string): { certFile: string; keyFile: string };
   remove(): void;
 }
 
@@ -49,6 +51,10 @@ export function createTestPki(): TestPki {
     clientKeyFile: at('client-key.pem'),
     strangerCertFile: at('stranger.pem'),
     strangerKeyFile: at('stranger-key.pem'),
+    issueClient: (name, subject, san) => {
+      issue(dir, name, subject, san, 'ca', 'clientAuth');
+      return { certFile: at(`${name}.pem`), keyFile: at(`${name}-key.pem`) };
+    },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -20,6 +20,8 @@ export interface RunningNatsServer {
   url: string;
   host: string;
   port: number;
+  /** http://host:port of the monitoring endpoints, when the configuration has `http_port`. */
+  monitorUrl?: string;
   process: ChildProcess;
   /** Every complete line nats-server logged so far. */
   log: string[];
@@ -42,6 +44,8 @@ export type ReferenceOptions = Partial<
     | 'maxConnections'
     | 'maxSubscriptions'
     | 'tls'
+    | 'authorization'
+    | 'httpPort'
   >
 >;
 
@@ -60,8 +64,17 @@ export function natsServerConfig(options: ReferenceOptions): string {
   const tls = options.tls;
   if (tls) {
     const ca = tls.caFile === null ? '' : `, ca_file: ${JSON.stringify(tls.caFile)}`;
-    lines.push(`tls { cert_file: ${JSON.stringify(tls.certFile)}, key_file: ${JSON.stringify(tls.keyFile)}${ca}, verify: ${tls.verify}, timeout: ${tls.timeout / 1000} }`);
+    const map = tls.verifyAndMap ? ', verify_and_map: true' : '';
+    lines.push(`tls { cert_file: ${JSON.stringify(tls.certFile)}, key_file: ${JSON.stringify(tls.keyFile)}${ca}, verify: ${tls.verify}${map}, timeout: ${tls.timeout / 1000} }`);
   }
+  const auth = options.authorization;
+  if (auth) {
+    const users = auth.users.map((u) => `{ user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)} }`);
+    const single = auth.token !== '' ? `token: ${JSON.stringify(auth.token)}` : auth.user !== '' ? `user: ${JSON.stringify(auth.user)}, password: ${JSON.stringify(auth.password)}` : '';
+    lines.push(`authorization { ${single}${users.length > 0 ? ` users = [ ${users.join(', ')} ]` : ''} }`);
+  }
+  // -1: nats-server picks the monitoring port and logs it.
+  if (options.httpPort !== undefined && options.httpPort !== 0) lines.push('http_port: -1');
   return lines.join('\n') + '\n';
 }
 
@@ -83,10 +96,13 @@ export async function startNatsServerWithConf(conf: string, binary = NATS_SERVER
     broker = started;
     await waitUntilAccepting(port);
     const host = '127.0.0.1';
+    // Logged before the client port.
+    const monitor = started.log.map((line) => /Starting http monitor on ([^\s]*:\d+)/.exec(line)).find((match) => match !== null);
     return {
       url: `nats://${host}:${port}`,
       host,
       port,
+      ...(monitor ? { monitorUrl: `http://${monitor[1]}` } : {}),
       process: started.child,
       log: started.log,
       configFile,

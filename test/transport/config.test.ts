@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import { parseFlags } from '../../src/config/flags.js';
 import { DEFAULT_OPTIONS } from '../../src/server/options.js';
 import { checkTransports } from '../../src/transport/check.js';
-import { certificateIdentities } from '../../src/transport/tls.js';
 import { createTestPki, type TestPki } from '../helpers/certs.js';
 import { confReader } from '../helpers/conf.js';
 
@@ -79,14 +75,4 @@ test('embedding: startup checks refuse a websocket without TLS and unreadable ce
   const tlsConfig = { certFile: '/nonexistent.pem', keyFile: pki.keyFile, caFile: null, verify: false, verifyAndMap: false, timeout: 2000 };
   assert.throws(() => checkTransports({ ...DEFAULT_OPTIONS, tls: tlsConfig }), /open \/nonexistent\.pem: no such file or directory/);
   checkTransports({ ...DEFAULT_OPTIONS, tls: { ...tlsConfig, certFile: pki.certFile } });
-});
-
-test('certificate identities for verify_and_map: SANs first, then the RFC 2253 subject', () => {
-  const x509 = new X509Certificate(readFileSync(pki.clientCertFile));
-  // The shape a TLS socket's getPeerCertificate() gives.
-  const subject = Object.fromEntries(x509.subject.split('\n').map((line) => line.split('=') as [string, string]));
-  const peer = { subject, subjectaltname: x509.subjectAltName } as unknown as tls.PeerCertificate;
-  assert.deepEqual(certificateIdentities(peer), ['alice@example.com', 'CN=alice,OU=Test,O=Natrium,C=US']);
-  const escaped = { subject: { CN: 'a,b+c', O: ' lead' }, subjectaltname: 'DNS:a.example, URI:nats://x, email:e@x' } as unknown as tls.PeerCertificate;
-  assert.deepEqual(certificateIdentities(escaped), ['e@x', 'a.example', 'nats://x', 'O=\\ lead,CN=a\\,b\\+c']);
 });
