@@ -89,7 +89,8 @@ export class AccountRoutes {
   private readonly message = new InboundMessage();
   private scratch = Buffer.alloc(1024);
   /** By account id: the header line a service request from it carries (nats-server's request info). */
-  private readonly requestInfo: Buffer[] = [];
+  /** `Nats-Request-Info: {"acc":"<importing account>","rtt":` by account; the requester's rtt completes it. */
+  private readonly requestInfoStart: string[] = [];
 
   /** Bit per singleton sequence (mod CLAIM_BITS): set once a response went back. */
   private readonly answered = new Int32Array(CLAIM_BITS >> 5);
@@ -103,8 +104,7 @@ export class AccountRoutes {
   ) {
     const ids = new Map(accounts.map((account, i) => [account.name, i + 1]));
     accounts.forEach((account, i) => {
-      // Natrium does not time a client's round trip, so rtt is 0.
-      this.requestInfo[i + 1] = Buffer.from(`Nats-Request-Info: ${JSON.stringify({ acc: account.name, rtt: 0 })}\r\n`, 'latin1');
+      this.requestInfoStart[i + 1] = `Nats-Request-Info: ${JSON.stringify({ acc: account.name }).slice(0, -1)},"rtt":`;
       for (const entry of account.imports) {
         const source = ids.get(entry.account);
         // The config reader refuses such imports; options given through the API may still have them.
@@ -145,7 +145,7 @@ export class AccountRoutes {
    * singleton response whose request another worker routed goes to `handOff` instead.
    * Returns how many service routes took it (a request that went to a service has a responder).
    */
-  route(msg: MessageView, deliver: (routed: MessageView) => void, handOff: ResponseHandOff): number {
+  route(msg: MessageView, requesterRttMs: number, deliver: (routed: MessageView) => void, handOff: ResponseHandOff): number {
     const account = msg.account;
     const streams = this.streamsFrom[account];
     if (streams !== undefined) {
@@ -164,7 +164,8 @@ export class AccountRoutes {
       for (let i = 0; i < matched.length; i++) {
         const route = matched[i];
         const reply = msg.replyLength > 0 ? this.sealReply(account, msg.bytes.toString('latin1', msg.replyOffset, msg.replyOffset + msg.replyLength), route) : EMPTY;
-        const info = this.requestInfo[account];
+        // nats-server gives the requester's round trip as a Go duration: nanoseconds.
+        const info = Buffer.from(`${this.requestInfoStart[account]}${Math.round(requesterRttMs * 1e6)}}\r\n`, 'latin1');
         if (route.targetSubject !== null) this.build(msg, route.target, route.targetSubject, 0, route.targetSubject.length, EMPTY, reply, 0, reply.length, 0, 0, info);
         else this.build(msg, route.target, msg.bytes, msg.subjectOffset, msg.subjectLength, EMPTY, reply, 0, reply.length, 0, 0, info);
         deliver(this.message);

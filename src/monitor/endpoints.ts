@@ -197,7 +197,7 @@ const SORTS: Record<string, (a: ConnectionSnapshot, b: ConnectionSnapshot) => nu
   uptime: (a, b) => a.start - b.start,
   stop: (a, b) => (b.stop ?? 0) - (a.stop ?? 0),
   reason: (a, b) => (a.reason ?? '').localeCompare(b.reason ?? ''),
-  rtt: () => 0,
+  rtt: (a, b) => b.rttMs - a.rttMs,
 };
 
 /** The query part of /connz that workers must know, to send only what is needed. */
@@ -244,7 +244,7 @@ function connectionJson(c: ConnectionSnapshot, now: number, subs: 'none' | 'list
     info.stop = formatTime(c.stop);
     info.reason = c.reason;
   }
-  info.rtt = formatDuration(0);
+  info.rtt = formatDuration(c.rttMs);
   info.uptime = formatUptime(end - c.start);
   info.idle = formatUptime(end - c.lastActivity);
   info.pending_bytes = c.pendingBytes;

@@ -155,6 +155,10 @@ export class Client implements OpSink, LoginClient {
   /** Held a publisher for STALL_MAX_MS without draining: left to the slow-consumer policy. */
   stallExpired = false;
   pingsOut = 0;
+  /** Round trip of the last server PING answered, in ms (0 until one was): /connz rtt, Nats-Request-Info. */
+  rttMs = 0;
+  /** When the outstanding server PING went out (performance.now()), 0 when none is. */
+  private pingSentAt = 0;
   msgsIn = 0;
   bytesIn = 0;
   msgsOut = 0;
@@ -368,6 +372,10 @@ export class Client implements OpSink, LoginClient {
           break;
         case OpKind.PONG:
           this.pingsOut = 0;
+          if (this.pingSentAt !== 0) {
+            this.rttMs = performance.now() - this.pingSentAt;
+            this.pingSentAt = 0;
+          }
           break;
         case OpKind.CONNECT:
           this.processConnect(src.toString('utf8', ops[r + 1], ops[r + 1] + ops[r + 2]));
@@ -612,6 +620,8 @@ export class Client implements OpSink, LoginClient {
       return;
     }
     this.pingsOut++;
+    // As nats-server, each server PING times the round trip its PONG closes.
+    if (this.pingSentAt === 0) this.pingSentAt = performance.now();
     this.send(PING);
   }
 

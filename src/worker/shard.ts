@@ -200,7 +200,7 @@ export class Shard {
     const checkTag = own === null ? 0 : this.nextCheckTag();
     const forwarded = this.forwardToPeers(msg, checkTag);
     // A request a service import took has its responder in the exporting account.
-    const routed = this.accountRoutes === null ? 0 : this.accountRoutes.route(msg, this.deliverImported, this.handOffResponse);
+    const routed = this.accountRoutes === null ? 0 : this.accountRoutes.route(msg, publisher.rttMs, this.deliverImported, this.handOffResponse);
     if (own === null || routed > 0) return;
     const reply = Buffer.from(msg.bytes.subarray(msg.replyOffset, msg.replyOffset + msg.replyLength));
     if (forwarded === 0) this.sendNoResponders(own, reply);

@@ -33,6 +33,8 @@ export interface ConnectionSnapshot {
   /** Epoch milliseconds. */
   start: number;
   lastActivity: number;
+  /** Round trip of the last server PING, ms (0: none answered yet). */
+  rttMs: number;
   /** Set for closed connections. */
   stop: number | null;
   reason: CloseReason | null;
@@ -189,6 +191,7 @@ export class WorkerStats {
       port: socket.remotePort ?? 0,
       start: client.startedAt,
       lastActivity: this.activity.lastActivity(client, now),
+      rttMs: client.rttMs,
       stop: null,
       reason: null,
       pendingBytes: client.outbound.length + (socket.destroyed ? 0 : socket.writableLength),
@@ -219,6 +222,7 @@ export class WorkerStats {
       port: socket.remotePort ?? 0,
       start: handshake.startedAt,
       lastActivity: handshake.startedAt,
+      rttMs: 0,
       stop: null,
       reason: null,
       pendingBytes: 0,

@@ -53,27 +53,27 @@ function parts(msg: MessageView): Parts {
 test('stream import: prefixed subject, reply and headers kept, into the importing account', () => {
   const routes = AccountRoutes.from(ACCOUNTS, randomBytes(32))!;
   const seen: Parts[] = [];
-  assert.equal(routes.route(message(1, 'news.x', 'r.1', 'NATS/1.0\r\nK: v\r\n\r\n', 'hello'), (m) => seen.push(parts(m)), noHandOff), 0);
+  assert.equal(routes.route(message(1, 'news.x', 'r.1', 'NATS/1.0\r\nK: v\r\n\r\n', 'hello'), 0, (m) => seen.push(parts(m)), noHandOff), 0);
   assert.deepEqual(seen, [{ account: 2, subject: 'a.news.x', reply: 'r.1', headers: 'NATS/1.0\r\nK: v\r\n\r\n', payload: 'hello' }]);
   const back: Parts[] = [];
-  routes.route(message(2, 'news.x', '', null, 'x'), (m) => back.push(parts(m)), noHandOff);
+  routes.route(message(2, 'news.x', '', null, 'x'), 0, (m) => back.push(parts(m)), noHandOff);
   assert.deepEqual(back, [], 'nothing flows from the importer back');
 });
 
 test('service import: request info added to existing headers, sealed reply opens to the requester; forged and expired ones do not', (t) => {
   const routes = AccountRoutes.from(ACCOUNTS, randomBytes(32))!;
   const seen: Parts[] = [];
-  assert.equal(routes.route(message(2, 'help.me', '_INBOX.9', 'NATS/1.0\r\nK: v\r\n\r\n', 'q'), (m) => seen.push(parts(m)), noHandOff), 1);
+  assert.equal(routes.route(message(2, 'help.me', '_INBOX.9', 'NATS/1.0\r\nK: v\r\n\r\n', 'q'), 0.6375, (m) => seen.push(parts(m)), noHandOff), 1);
   assert.equal(seen.length, 1);
   const request = seen[0];
   assert.equal(request.account, 1);
   assert.equal(request.subject, 'help.me');
-  assert.equal(request.headers, 'NATS/1.0\r\nK: v\r\nNats-Request-Info: {"acc":"B","rtt":0}\r\n\r\n');
+  assert.equal(request.headers, 'NATS/1.0\r\nK: v\r\nNats-Request-Info: {"acc":"B","rtt":637500}\r\n\r\n', 'the requester\'s rtt in nanoseconds');
   assert.equal(request.payload, 'q');
   assert.match(request.reply, /^_R_\./);
 
   const responses: Parts[] = [];
-  routes.route(message(1, request.reply, '', null, 'answer'), (m) => responses.push(parts(m)), noHandOff);
+  routes.route(message(1, request.reply, '', null, 'answer'), 0, (m) => responses.push(parts(m)), noHandOff);
   assert.deepEqual(responses, [{ account: 2, subject: '_INBOX.9', reply: '', headers: null, payload: 'answer' }]);
 
   const forged = request.reply.replace(/_INBOX\.9$/, '_INBOX.other');
@@ -88,15 +88,15 @@ test('service import, singleton: the first response goes back, later ones do not
   const routing = AccountRoutes.from(ACCOUNTS, secret, 1)!;
   const answering = AccountRoutes.from(ACCOUNTS, secret, 0)!;
   const requests: Parts[] = [];
-  routing.route(message(2, 'help.me', '_INBOX.1', null, 'q'), (m) => requests.push(parts(m)), noHandOff);
+  routing.route(message(2, 'help.me', '_INBOX.1', null, 'q'), 0, (m) => requests.push(parts(m)), noHandOff);
   const reply = requests[0].reply;
   const responses: string[] = [];
-  for (const payload of ['first', 'second']) routing.route(message(1, reply, '', null, payload), (m) => responses.push(parts(m).payload), noHandOff);
+  for (const payload of ['first', 'second']) routing.route(message(1, reply, '', null, payload), 0, (m) => responses.push(parts(m).payload), noHandOff);
   assert.deepEqual(responses, ['first']);
 
-  routing.route(message(2, 'help.me', '_INBOX.2', null, 'q'), (m) => requests.push(parts(m)), noHandOff);
+  routing.route(message(2, 'help.me', '_INBOX.2', null, 'q'), 0, (m) => requests.push(parts(m)), noHandOff);
   const handedOff: { worker: number; seq: number; subject: string }[] = [];
-  answering.route(message(1, requests[1].reply, '', null, 'a'), noHandOff, (m, worker, seq) => handedOff.push({ worker, seq, subject: parts(m).subject }));
+  answering.route(message(1, requests[1].reply, '', null, 'a'), 0, noHandOff, (m, worker, seq) => handedOff.push({ worker, seq, subject: parts(m).subject }));
   assert.equal(handedOff.length, 1);
   assert.deepEqual({ worker: handedOff[0].worker, subject: handedOff[0].subject }, { worker: 1, subject: '_INBOX.2' });
   assert.equal(routing.claim(handedOff[0].seq), true);
@@ -111,9 +111,9 @@ test('service import, response_type stream: every response within the threshold 
   ];
   const routes = AccountRoutes.from(accounts, randomBytes(32))!;
   const requests: Parts[] = [];
-  routes.route(message(2, 'help.me', '_INBOX.1', null, 'q'), (m) => requests.push(parts(m)), noHandOff);
+  routes.route(message(2, 'help.me', '_INBOX.1', null, 'q'), 0, (m) => requests.push(parts(m)), noHandOff);
   const responses: string[] = [];
-  for (const payload of ['1', '2', '3']) routes.route(message(1, requests[0].reply, '', null, payload), (m) => responses.push(parts(m).payload), noHandOff);
+  for (const payload of ['1', '2', '3']) routes.route(message(1, requests[0].reply, '', null, payload), 0, (m) => responses.push(parts(m).payload), noHandOff);
   assert.deepEqual(responses, ['1', '2', '3']);
   const expiry = parseInt(requests[0].reply.split('.')[2], 36) * 1000;
   assert.ok(expiry - Date.now() <= 6_000, 'the threshold sets the response window');

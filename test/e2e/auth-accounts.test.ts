@@ -152,7 +152,7 @@ async function serviceImports(broker: ConfiguredBroker): Promise<{ a: string; b:
   // The last response is the streamed second one: b has everything once it arrived.
   const got = (await b.readUntil('MSG _INBOX.3 1 4\r\nans2\r\n')).toString() + (await exchange(b, ''));
   await Promise.all([a.close(), b.close()]);
-  // The _R_ subjects are each server's own tokens; Natrium does not time round trips (rtt 0).
+  // The _R_ subjects are each server's own tokens; rtt is each requester's round trip as each server timed it.
   const normalized = requests
     .replace(/_R_\.\S+/g, '_R_')
     .replace(/"rtt":\d+/g, '"rtt":0')

@@ -153,6 +153,17 @@ test('/connz: open connections with nats-server fields, sorted by cid', async ()
   assert.equal(s.pending_bytes, 0);
 });
 
+test('/connz rtt: the round trip the server\'s PING timed (its first about 2 s after connect), sortable', async () => {
+  const timed = await until('/connz?sort=rtt', (c) => c.connections.every((x: Json) => x.rtt !== '0s'));
+  const micros = (rtt: string): number => {
+    const [, value, unit] = /^(\d+(?:\.\d+)?)(ns|µs|ms)$/.exec(rtt) ?? assert.fail(`rtt ${rtt}`);
+    return Number(value) * { ns: 1e-3, µs: 1, ms: 1e3 }[unit as 'ns' | 'µs' | 'ms'];
+  };
+  const rtts = timed.connections.map((x: Json) => micros(x.rtt));
+  assert.ok(rtts.every((r: number) => r > 0 && r < 1e6), `loopback round trips: ${rtts}`);
+  assert.deepEqual(rtts, [...rtts].sort((a, b) => b - a), 'sort=rtt: longest first');
+});
+
 test('/connz: subs=1 and subs=detail list subscriptions', async () => {
   const list = await json('/connz?subs=1');
   assert.deepEqual(list.connections[0].subscriptions_list.sort(), ['bar', 'foo.>']);
