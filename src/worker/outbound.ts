@@ -3,8 +3,8 @@ import { NO_RESPONDERS_HEADER, writeDecimal } from '../protocol/encoder.js';
 import type { MessageView } from './message.js';
 import { copyBytes, dataViewOf } from './copy-bytes.js';
 
-/** Small, so 10 000 idle connections hold little; a busy client grows it once and keeps the size. */
-const INITIAL_SIZE = 2 * 1024;
+/** Small, so 10 000 idle connections hold little (a busy client adds chunks, nothing is copied to grow). */
+const INITIAL_SIZE = 512;
 /** A client that once needed more starts its next buffers no larger than this. */
 const MAX_KEPT_SIZE = 1024 * 1024;
 /** An idle client keeps a buffer up to this size between flushes; a larger one is let go. */
