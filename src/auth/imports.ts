@@ -16,7 +16,7 @@
  * Routes are subject indexes per account, so a publish in an account without imports or exports
  * costs one array read.
  */
-import { createHmac } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Sublist } from '../sublist/sublist.js';
 import { InboundMessage, type MessageView } from '../worker/message.js';
 import { subjectIsSubsetMatch } from './subjects.js';
@@ -71,7 +71,8 @@ const RESPONSE_WINDOW_MS = 2 * 60_000;
  */
 const CLAIM_BITS = 1 << 22;
 const SEQ_MODULUS = 0x80000000;
-const MAC_BYTES = 9;
+const IV_BYTES = 12;
+const TAG_BYTES = 12;
 const HEADER_START = Buffer.from('NATS/1.0\r\n', 'latin1');
 
 function startsWithReplyPrefix(bytes: Uint8Array, off: number, len: number): boolean {
@@ -243,8 +244,27 @@ export class AccountRoutes {
     routed.payloadLength = payloadLength;
   }
 
-  private mac(body: string): string {
-    return createHmac('sha256', this.secret).update(body).digest().subarray(0, MAC_BYTES).toString('base64url');
+  /**
+   * Encrypts and authenticates: the responder sees an opaque token, as nats-server's, and no client
+   * can make or alter one (every worker holds the key, so any of them opens it).
+   */
+  private seal(body: string): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.secret, iv, { authTagLength: TAG_BYTES });
+    const sealed = Buffer.concat([iv, cipher.update(body, 'latin1'), cipher.final(), cipher.getAuthTag()]);
+    return sealed.toString('base64url');
+  }
+
+  private unseal(token: string): string | null {
+    const sealed = Buffer.from(token, 'base64url');
+    if (sealed.length < IV_BYTES + TAG_BYTES) return null;
+    const decipher = createDecipheriv('aes-256-gcm', this.secret, sealed.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    try {
+      return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('latin1');
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -255,15 +275,13 @@ export class AccountRoutes {
     const seq = route.singleton ? this.nextSeq() : 0;
     const expiry = Math.ceil((Date.now() + route.windowMs) / 1000).toString(36);
     const body = `${expiry}.${account}.${this.self}.${seq}.${reply}`;
-    return Buffer.from(`${REPLY_PREFIX}${this.mac(body)}.${body}`, 'latin1');
+    return Buffer.from(`${REPLY_PREFIX}${this.seal(body)}`, 'latin1');
   }
 
   /** Where a sealed `_R_.` subject sends its responses; null if forged or expired. */
   openReply(subject: string): OpenedReply | null {
-    const macEnd = subject.indexOf('.', REPLY_PREFIX.length);
-    if (macEnd < 0) return null;
-    const body = subject.slice(macEnd + 1);
-    if (this.mac(body) !== subject.slice(REPLY_PREFIX.length, macEnd)) return null;
+    const body = this.unseal(subject.slice(REPLY_PREFIX.length));
+    if (body === null) return null;
     const fields = body.split('.', 4);
     if (fields.length < 4) return null;
     if (parseInt(fields[0], 36) * 1000 < Date.now()) return null;

@@ -76,8 +76,11 @@ test('service import: request info added to existing headers, sealed reply opens
   routes.route(message(1, request.reply, '', null, 'answer'), 0, (m) => responses.push(parts(m)), noHandOff);
   assert.deepEqual(responses, [{ account: 2, subject: '_INBOX.9', reply: '', headers: null, payload: 'answer' }]);
 
-  const forged = request.reply.replace(/_INBOX\.9$/, '_INBOX.other');
-  assert.equal(routes.openReply(forged), null);
+  assert.ok(!request.reply.includes('INBOX'), `the requester's inbox stays hidden: ${request.reply}`);
+  const token = request.reply.slice('_R_.'.length);
+  const flipped = token.slice(0, 20) + (token[20] === 'A' ? 'B' : 'A') + token.slice(21);
+  assert.equal(routes.openReply(`_R_.${flipped}`), null, 'an altered token');
+  assert.equal(AccountRoutes.from(ACCOUNTS, randomBytes(32))!.openReply(request.reply), null, 'another key');
   assert.equal(routes.openReply('_R_.x'), null);
   t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 3 * 60_000 });
   assert.equal(routes.openReply(request.reply), null, 'past the response window');
@@ -104,7 +107,7 @@ test('service import, singleton: the first response goes back, later ones do not
   assert.equal(routing.claim(handedOff[0].seq + 1), false, 'never issued');
 });
 
-test('service import, response_type stream: every response within the threshold goes back', () => {
+test('service import, response_type stream: every response within the threshold goes back', (t) => {
   const accounts: AccountConfig[] = [
     { ...ACCOUNTS[0], exports: [{ kind: 'service', subject: 'help.>', accounts: null, responseType: 'stream', responseThresholdMs: 5_000 }] },
     ACCOUNTS[1],
@@ -115,6 +118,9 @@ test('service import, response_type stream: every response within the threshold 
   const responses: string[] = [];
   for (const payload of ['1', '2', '3']) routes.route(message(1, requests[0].reply, '', null, payload), 0, (m) => responses.push(parts(m).payload), noHandOff);
   assert.deepEqual(responses, ['1', '2', '3']);
-  const expiry = parseInt(requests[0].reply.split('.')[2], 36) * 1000;
-  assert.ok(expiry - Date.now() <= 6_000, 'the threshold sets the response window');
+  const now = Date.now();
+  t.mock.timers.enable({ apis: ['Date'], now: now + 3_000 });
+  assert.notEqual(routes.openReply(requests[0].reply), null, 'within the threshold');
+  t.mock.timers.setTime(now + 7_000);
+  assert.equal(routes.openReply(requests[0].reply), null, 'the threshold sets the response window');
 });
