@@ -15,7 +15,7 @@ import type { TlsConfig, WebSocketConfig } from '../../src/transport/config.js';
 import { createTestPki, type TestPki } from '../helpers/certs.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer } from '../helpers/server.js';
-import { startNatriumWithConf, startReferenceWithConf, type ConfiguredBroker } from './auth-reference.js';
+import { onBothBrokers, startNatriumWithConf, startReferenceWithConf } from './auth-reference.js';
 import { signal, within } from './broker.js';
 
 const GUARD_MS = 10_000;
@@ -58,24 +58,8 @@ async function infoKeys(port: number): Promise<string[]> {
   return Object.keys(raw.info);
 }
 
-async function bothBrokers<T>(conf: string, body: (broker: ConfiguredBroker) => Promise<T>): Promise<{ ours: T; theirs: T }> {
-  const reference = await startReferenceWithConf(conf);
-  let theirs: T;
-  try {
-    theirs = await body(reference);
-  } finally {
-    await reference.close();
-  }
-  const natrium = await startNatriumWithConf(conf);
-  try {
-    return { ours: await body(natrium), theirs };
-  } finally {
-    await natrium.close();
-  }
-}
-
 test('reload: new certificates, CA and verify apply to new connections; connected TLS clients keep theirs', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const { ours, theirs } = await bothBrokers(tlsBlock(first), async (broker) => {
+  const { actual: ours, expected: theirs } = await onBothBrokers(tlsBlock(first), async (broker) => {
     const old = await tlsClient(broker.port, first, false);
     const got = signal<string>();
     old.subscribe('kept', { callback: (_err, msg) => got.resolve(msg.string()) });
@@ -108,7 +92,7 @@ test('reload: new certificates, CA and verify apply to new connections; connecte
 test('reload: with verify_and_map, a client whose certificate user is removed is closed (without a word, as in nats-server); the mapping itself does not reload', { timeout: TEST_TIMEOUT_MS }, async () => {
   const users = (...names: string[]): string => `authorization { users = [ ${names.map((name) => `{user: "${name}"}`).join(', ')} ] }\n`;
   const mapped = (...names: string[]): string => tlsBlock(first, ', verify_and_map: true') + users(...names);
-  const { ours, theirs } = await bothBrokers(mapped('alice@example.com', 'bob'), async (broker) => {
+  const { actual: ours, expected: theirs } = await onBothBrokers(mapped('alice@example.com', 'bob'), async (broker) => {
     const alice = await tlsClient(broker.port, first, true);
     const closed = alice.closed();
     const unmapping = await broker.reload(tlsBlock(first, ', verify: true') + users('alice@example.com', 'bob')).then(
