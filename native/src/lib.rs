@@ -186,6 +186,26 @@ mod fd {
     }
 }
 
+/// glibc keeps memory freed by any thread in its arenas; malloc_trim hands the unused pages back.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_memory() -> bool {
+    extern "C" {
+        fn malloc_trim(pad: usize) -> c_int;
+    }
+    unsafe { malloc_trim(0) == 1 }
+}
+
+/// Other C libraries return freed memory on their own, or offer no such call.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_memory() -> bool {
+    false
+}
+
+/// `trimMemory() -> 1 | 0`: 1 when the allocator gave memory back to the system.
+unsafe extern "C" fn js_trim_memory(env: Env, _info: CallbackInfo) -> Value {
+    int32_value(env, trim_memory() as i32)
+}
+
 /// Node's code for an errno, e.g. "EBADF", so JS callers can branch on `error.code`.
 fn errno_code(error: &std::io::Error) -> &'static str {
     match error.raw_os_error() {
@@ -247,7 +267,8 @@ unsafe fn export(env: Env, exports: Value, name: &'static [u8], callback: napi::
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Value {
     let registered =
-        export(env, exports, b"parse\0", js_parse) && export(env, exports, b"dup\0", js_dup) && export(env, exports, b"close\0", js_close);
+        export(env, exports, b"parse\0", js_parse) && export(env, exports, b"dup\0", js_dup) && export(env, exports, b"close\0", js_close)
+        && export(env, exports, b"trimMemory\0", js_trim_memory);
     if registered {
         exports
     } else {

@@ -23,6 +23,8 @@ export interface NativeAddon {
   dup(fd: number): number;
   /** Closes a file descriptor; throws an Error with the errno text and code. */
   close(fd: number): void;
+  /** Hands memory the C allocator keeps free back to the system (glibc's malloc_trim); 1 if any went. */
+  trimMemory(): number;
 }
 
 const ADDON_NAME = 'natrium';
@@ -65,7 +67,8 @@ function isNativeAddon(value: unknown): value is NativeAddon {
     addon !== null &&
     typeof addon.parse === 'function' &&
     typeof addon.dup === 'function' &&
-    typeof addon.close === 'function'
+    typeof addon.close === 'function' &&
+    typeof addon.trimMemory === 'function'
   );
 }
 
@@ -80,7 +83,7 @@ function load(): { addon: NativeAddon; path: string } | { error: string } {
     try {
       const loaded: unknown = require(path);
       if (isNativeAddon(loaded)) return { addon: loaded, path };
-      failures.push(`${path}: does not export parse, dup and close`);
+      failures.push(`${path}: does not export parse, dup, close and trimMemory`);
     } catch (error) {
       failures.push(`${path}: ${error instanceof Error ? error.message : String(error)}`);
     }

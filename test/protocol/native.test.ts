@@ -4,6 +4,8 @@
  * and bad arguments throw JS errors instead of crashing the process.
  */
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -62,6 +64,29 @@ describe('native addon', () => {
     assert.equal(ops[HDR_COUNT], 1);
     assert.equal(ops[HDR_CONSUMED], bytes.length);
     assert.equal(ops[HDR_SIZE], OpKind.PING);
+  });
+
+  it('trimMemory hands freed allocator memory back to the system', async () => {
+    const addon = loadedAddon();
+    if (addon === null) return;
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // Every other 100 KiB buffer stays: the freed ones are holes glibc keeps, not its heap's top.
+    const chunkBytes = 100 * 1024;
+    const chunks = Array.from({ length: 2000 }, () => Buffer.allocUnsafeSlow(chunkBytes).fill(1));
+    for (let i = 0; i < chunks.length; i += 2) chunks[i] = Buffer.alloc(0);
+    gc();
+    // V8 frees the backing stores after the collection, off the main thread: wait until it has.
+    const kept = (chunks.length / 2) * chunkBytes;
+    for (let turns = 0; process.memoryUsage().arrayBuffers > kept + 20 * 1024 * 1024; turns++) {
+      if (turns > 10_000) assert.fail(`backing stores not freed: ${process.memoryUsage().arrayBuffers} bytes`);
+      await new Promise(setImmediate);
+    }
+    const before = process.memoryUsage.rss();
+    assert.equal(addon.trimMemory(), 1);
+    const released = before - process.memoryUsage.rss();
+    assert.ok(released > 50 * 1024 * 1024, `released ${released} bytes of about 100 MiB freed`);
+    assert.equal(chunks[1][0], 1, 'the kept buffers are intact');
   });
 
   it('loads and parses in several workers at once', async () => {
@@ -197,7 +222,7 @@ describe('native addon', () => {
     assert.match(missing.error ?? '', /\/nonexistent\/natrium\.node: not found/);
     const notAnAddon = load(fileURLToPath(new URL('../../../package.json', import.meta.url)));
     assert.equal(notAnAddon.loaded, false);
-    assert.match(notAnAddon.error ?? '', /does not export parse, dup and close/);
+    assert.match(notAnAddon.error ?? '', /does not export parse, dup, close and trimMemory/);
   });
 
   it("the crate's own tests pass in a debug build (arithmetic overflow checks on)", () => {
