@@ -11,7 +11,7 @@ export interface ServerOptions {
   /** Client port; 0 picks a free port (nats-server uses -1 for that, also accepted). */
   port: number;
   serverName: string;
-  /** Worker threads (shards); default one per core less the main thread's (defaultWorkers). */
+  /** Worker threads (shards): one when embedded (startServer), one per core from the CLI (cliDefaultWorkers). */
   workers: number;
   parser: ParserChoice;
   /** Bytes; nats-server MAX_PAYLOAD_SIZE. */
