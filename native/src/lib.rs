@@ -1,9 +1,14 @@
 //! Natrium's native addon: the protocol parser (a port of `src/protocol/js-parser.ts`, same contract:
-//! `src/protocol/ops.ts`) and the fd helpers used to hand accepted sockets to worker threads.
+//! `src/protocol/ops.ts`), the main thread's accept loop and the fd helpers used to hand accepted
+//! sockets to worker threads.
 //!
 //! Node-API registers the module once per environment (main thread and every worker), so nothing
 //! here keeps global state: each call works only on the memory its arguments point to.
 
+#[cfg(unix)]
+mod accept;
+#[cfg(unix)]
+mod connection;
 mod napi;
 pub mod parser;
 
@@ -11,14 +16,14 @@ use napi::{CallbackInfo, Env, Value};
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::ptr;
 
-enum ErrorKind {
+pub(crate) enum ErrorKind {
     Plain,
     Type,
     Range,
 }
 
 /// Throws a JS error; the callback then returns null, which Node turns into `undefined`.
-unsafe fn throw(env: Env, kind: ErrorKind, code: &str, message: &str) -> Value {
+pub(crate) unsafe fn throw(env: Env, kind: ErrorKind, code: &str, message: &str) -> Value {
     let code = CString::new(code.replace('\0', "")).unwrap_or_default();
     let message = CString::new(message.replace('\0', "")).unwrap_or_default();
     let code_ptr = if code.as_bytes().is_empty() { ptr::null() } else { code.as_ptr() };
@@ -31,14 +36,14 @@ unsafe fn throw(env: Env, kind: ErrorKind, code: &str, message: &str) -> Value {
 }
 
 /// The call's first N arguments, or None when fewer were passed.
-unsafe fn arguments<const N: usize>(env: Env, info: CallbackInfo) -> Option<[Value; N]> {
+pub(crate) unsafe fn arguments<const N: usize>(env: Env, info: CallbackInfo) -> Option<[Value; N]> {
     let mut argc = N;
     let mut argv: [Value; N] = [ptr::null_mut(); N];
     let status = napi::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut());
     (status == napi::STATUS_OK && argc >= N).then_some(argv)
 }
 
-unsafe fn int32(env: Env, value: Value) -> Option<i32> {
+pub(crate) unsafe fn int32(env: Env, value: Value) -> Option<i32> {
     let mut result = 0;
     (napi::napi_get_value_int32(env, value, &mut result) == napi::STATUS_OK).then_some(result)
 }
@@ -50,7 +55,7 @@ unsafe fn double(env: Env, value: Value) -> Option<f64> {
 }
 
 /// Data pointer and element count of a typed array of the given `napi_typedarray_type`.
-unsafe fn typed_array(env: Env, value: Value, expected_kind: i32) -> Option<(*mut c_void, usize)> {
+pub(crate) unsafe fn typed_array(env: Env, value: Value, expected_kind: i32) -> Option<(*mut c_void, usize)> {
     let mut kind = -1;
     let mut length = 0usize;
     let mut data: *mut c_void = ptr::null_mut();
@@ -58,13 +63,19 @@ unsafe fn typed_array(env: Env, value: Value, expected_kind: i32) -> Option<(*mu
     (status == napi::STATUS_OK && kind == expected_kind).then_some((data, length))
 }
 
-unsafe fn int32_value(env: Env, value: i32) -> Value {
+pub(crate) unsafe fn int32_value(env: Env, value: i32) -> Value {
     let mut result: Value = ptr::null_mut();
     napi::napi_create_int32(env, value, &mut result);
     result
 }
 
-unsafe fn undefined(env: Env) -> Value {
+pub(crate) unsafe fn double_value(env: Env, value: f64) -> Value {
+    let mut result: Value = ptr::null_mut();
+    napi::napi_create_double(env, value, &mut result);
+    result
+}
+
+pub(crate) unsafe fn undefined(env: Env) -> Value {
     let mut result: Value = ptr::null_mut();
     napi::napi_get_undefined(env, &mut result);
     result
@@ -120,7 +131,7 @@ unsafe extern "C" fn js_parse(env: Env, info: CallbackInfo) -> Value {
 }
 
 #[cfg(unix)]
-mod fd {
+pub(crate) mod fd {
     use std::ffi::c_int;
 
     extern "C" {
@@ -174,7 +185,7 @@ mod fd {
 }
 
 #[cfg(not(unix))]
-mod fd {
+pub(crate) mod fd {
     use std::ffi::c_int;
 
     pub fn duplicate(_fd: c_int) -> std::io::Result<c_int> {
@@ -253,6 +264,25 @@ unsafe extern "C" fn js_close(env: Env, info: CallbackInfo) -> Value {
     }
 }
 
+#[cfg(unix)]
+unsafe fn export_accept(env: Env, exports: Value) -> bool {
+    export(env, exports, b"acceptConnections\0", accept::js_accept_connections)
+        && export(env, exports, b"resumeAccepting\0", accept::js_resume_accepting)
+        && export(env, exports, b"stopAccepting\0", accept::js_stop_accepting)
+        && export(env, exports, b"connectionEvents\0", connection::js_connection_events)
+        && export(env, exports, b"openConnection\0", connection::js_open_connection)
+        && export(env, exports, b"writeConnection\0", connection::js_write_connection)
+        && export(env, exports, b"pollConnection\0", connection::js_poll_connection)
+        && export(env, exports, b"shutdownConnection\0", connection::js_shutdown_connection)
+        && export(env, exports, b"closeConnection\0", connection::js_close_connection)
+}
+
+/// Without Unix sockets there is nothing to hand to workers (the one worker listens itself).
+#[cfg(not(unix))]
+unsafe fn export_accept(_env: Env, _exports: Value) -> bool {
+    true
+}
+
 unsafe fn export(env: Env, exports: Value, name: &'static [u8], callback: napi::Callback) -> bool {
     let mut function: Value = ptr::null_mut();
     let name_ptr = name.as_ptr() as *const c_char;
@@ -268,7 +298,8 @@ unsafe fn export(env: Env, exports: Value, name: &'static [u8], callback: napi::
 pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Value {
     let registered =
         export(env, exports, b"parse\0", js_parse) && export(env, exports, b"dup\0", js_dup) && export(env, exports, b"close\0", js_close)
-        && export(env, exports, b"trimMemory\0", js_trim_memory);
+        && export(env, exports, b"trimMemory\0", js_trim_memory)
+        && export_accept(env, exports);
     if registered {
         exports
     } else {

@@ -1,22 +1,26 @@
 import type { ServerInfo } from '../protocol/encoder.js';
 
-/** INFO fields authentication adds, placed where nats-server's Info struct has them. */
-export type AuthInfo = ServerInfo & { auth_required?: boolean; nonce?: string };
-
 /**
- * The INFO for one client: `auth_required` before `max_payload` and the `nonce` after
- * `client_ip`, in nats-server's field order (clients do not care; byte-exact transcripts do).
+ * The JSON of the INFO fields every client of a server gets, without the closing brace: in
+ * nats-server's field order, `auth_required` before `max_payload` (clients do not care; byte-exact
+ * transcripts do). Computed once per change of the server's INFO, not per connection.
  */
-export function clientInfo(base: ServerInfo, clientId: number, clientIp: string, authRequired: boolean, nonce: string): AuthInfo {
-  if (!authRequired) return { ...base, client_id: clientId, client_ip: clientIp };
+export function infoHead(base: ServerInfo, authRequired: boolean): string {
+  if (!authRequired) return JSON.stringify(base).slice(0, -1);
   const info: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(base)) {
     if (key === 'max_payload') info.auth_required = true;
     info[key] = value;
   }
   info.auth_required = true;
-  info.client_id = clientId;
-  info.client_ip = clientIp;
-  if (nonce !== '') info.nonce = nonce;
-  return info as unknown as AuthInfo;
+  return JSON.stringify(info).slice(0, -1);
+}
+
+/**
+ * The INFO line for one client: the head, then `client_id`, `client_ip` and the `nonce` ('' for
+ * none). nats-server ends it with a space before CRLF.
+ */
+export function clientInfoLine(head: string, clientId: number, clientIp: string, nonce: string): Buffer {
+  const tail = nonce === '' ? '' : `,"nonce":${JSON.stringify(nonce)}`;
+  return Buffer.from(`INFO ${head},"client_id":${clientId},"client_ip":${JSON.stringify(clientIp)}${tail}} \r\n`);
 }

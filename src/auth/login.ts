@@ -10,18 +10,20 @@ import type { Socket } from 'node:net';
 import * as errors from '../protocol/errors.js';
 import type { Authenticator, Credentials, Identity } from './authenticator.js';
 import type { Peer } from './jwt.js';
+import type { PeerAddress } from '../transport/accept.js';
 import { peerCertificate } from '../transport/tls.js';
 import { WebSocketDuplex } from '../transport/websocket.js';
 
 /** Where a client connects from, for a user JWT's source restrictions. */
-export function peerOf(socket: Socket): Peer {
-  return { ip: socket.remoteAddress ?? '', websocket: socket instanceof WebSocketDuplex };
+export function peerOf(client: LoginClient): Peer {
+  return { ip: client.peer.ip, websocket: client.socket instanceof WebSocketDuplex };
 }
 
 /** What the gate needs from the connection it guards. */
 export interface LoginClient {
   readonly id: number;
   readonly socket: Socket;
+  readonly peer: PeerAddress;
   readonly closed: boolean;
   /** The normal read path (parser and ops). */
   readChunk(chunk: Buffer): void;
@@ -100,7 +102,7 @@ export class LoginGate {
   authenticate(credentials: Credentials): void {
     const settings = this.authenticator();
     const certificate = settings.tlsMap ? peerCertificate(this.client.socket) : null;
-    const result = settings.authenticate(credentials, this.nonce, peerOf(this.client.socket), certificate);
+    const result = settings.authenticate(credentials, this.nonce, peerOf(this.client), certificate);
     if (result === null) {
       this.fail();
     } else if (result instanceof Promise) {

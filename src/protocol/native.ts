@@ -16,6 +16,27 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ParseFunction } from './ops.js';
 
+declare const acceptorBrand: unique symbol;
+declare const connectionBrand: unique symbol;
+/** A listening socket the addon polls on the calling thread's loop (see native/src/accept.rs). */
+export interface Acceptor {
+  readonly [acceptorBrand]: true;
+}
+
+/**
+ * Gets every connection one wake-up accepted, flat: `[fd, ip, port, fd, ip, port, ...]`; `error`
+ * is set when accepting stopped on a failure, after which polling is paused until resumed.
+ */
+/** A client connection the addon polls (see native/src/connection.rs and transport/native-socket.ts). */
+export interface Connection {
+  readonly [connectionBrand]: true;
+}
+
+/** `kind`: 0 data (a Buffer), 1 end of the peer's stream, 2 error (its text), 3 writable again. */
+export type OnConnectionEvent = (id: number, kind: number, data: Buffer | string | undefined) => void;
+
+export type OnAccepted = (batch: (number | string)[], error: string | undefined) => void;
+
 export interface NativeAddon {
   /** The native backend of the parser contract in ops.ts; same results as the TypeScript parser. */
   parse: ParseFunction;
@@ -25,6 +46,24 @@ export interface NativeAddon {
   close(fd: number): void;
   /** Hands memory the C allocator keeps free back to the system (glibc's malloc_trim); 1 if any went. */
   trimMemory(): number;
+  /** Polls a non-blocking listening socket, which the acceptor owns from now on. */
+  acceptConnections(fd: number, onAccepted: OnAccepted): Acceptor;
+  /** Polls again after an accept error paused it. */
+  resumeAccepting(acceptor: Acceptor): void;
+  /** Stops polling and closes the listening socket; idempotent. */
+  stopAccepting(acceptor: Acceptor): void;
+  /** Where this thread's connections report their events; once per thread. */
+  connectionEvents(onEvent: OnConnectionEvent): void;
+  /** Takes over an accepted fd (TCP_NODELAY on) and reads from it; events carry `id`. */
+  openConnection(fd: number, id: number): Connection;
+  /** writev(2) of the buffers in order, as much as the socket takes now: the bytes written; throws on a socket error. */
+  writeConnection(connection: Connection, buffers: readonly Uint8Array[]): number;
+  /** Reads while `reading`; one writable event once the socket takes bytes again, if `wantWritable`. */
+  pollConnection(connection: Connection, reading: boolean, wantWritable: boolean): void;
+  /** shutdown(SHUT_WR): the peer sees the end of the stream; reading goes on. */
+  shutdownConnection(connection: Connection): void;
+  /** Stops polling and closes the fd; idempotent. */
+  closeConnection(connection: Connection): void;
 }
 
 const ADDON_NAME = 'natrium';
@@ -60,16 +99,26 @@ function candidatePaths(): string[] {
   return platformSuffixes().map((suffix) => join(root, 'native', `${ADDON_NAME}.${suffix}.node`));
 }
 
+const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
+  'parse',
+  'dup',
+  'close',
+  'trimMemory',
+  'acceptConnections',
+  'resumeAccepting',
+  'stopAccepting',
+  'connectionEvents',
+  'openConnection',
+  'writeConnection',
+  'pollConnection',
+  'shutdownConnection',
+  'closeConnection',
+];
+
 function isNativeAddon(value: unknown): value is NativeAddon {
-  const addon = value as Partial<NativeAddon> | null;
-  return (
-    typeof addon === 'object' &&
-    addon !== null &&
-    typeof addon.parse === 'function' &&
-    typeof addon.dup === 'function' &&
-    typeof addon.close === 'function' &&
-    typeof addon.trimMemory === 'function'
-  );
+  if (typeof value !== 'object' || value === null) return false;
+  const addon = value as Record<string, unknown>;
+  return ADDON_FUNCTIONS.every((name) => typeof addon[name] === 'function');
 }
 
 function load(): { addon: NativeAddon; path: string } | { error: string } {
@@ -83,7 +132,7 @@ function load(): { addon: NativeAddon; path: string } | { error: string } {
     try {
       const loaded: unknown = require(path);
       if (isNativeAddon(loaded)) return { addon: loaded, path };
-      failures.push(`${path}: does not export parse, dup, close and trimMemory`);
+      failures.push(`${path}: does not export ${ADDON_FUNCTIONS.join(', ')}`);
     } catch (error) {
       failures.push(`${path}: ${error instanceof Error ? error.message : String(error)}`);
     }

@@ -4,12 +4,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
-import net from 'node:net';
-import util from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { native, nativeLoadError } from '../protocol/native.js';
 import { setInfoTls, type ServerInfo } from '../protocol/encoder.js';
-import type { FromWorker, ToWorker, WorkerConfig } from '../worker/worker-main.js';
+import type { FromWorker, HandedConnection, ToWorker, WorkerConfig } from '../worker/worker-main.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
 import { acceptedSlot, AccountConnections, createConnectionCounters, openSlot } from './shared-state.js';
@@ -20,6 +18,7 @@ import { assertReloadable } from './signals.js';
 import { assertAuthConsistent, assertOperatorConsistent } from '../auth/config.js';
 import { NATRIUM_VERSION, NATS_PROTOCOL_VERSION } from './version.js';
 import type { ConnectionKind } from '../transport/accept.js';
+import { listenForConnections, type Listener } from './listener.js';
 import { checkTransports } from '../transport/check.js';
 
 export interface RunningServer {
@@ -69,13 +68,7 @@ function newServerId(): string {
   return id;
 }
 
-type HandedConnection = (ToWorker & { type: 'connections' })['connections'][number];
 
-/** What libuv hands net.Server's listening handle for each accepted connection. */
-interface AcceptedHandle {
-  readonly fd: number;
-  close(): void;
-}
 
 const MEMORY_TRIM_INTERVAL_MS = 30_000;
 
@@ -135,8 +128,8 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   const mesh = createMeshBuffers(workerCount, options.maxPayload);
   const slots = Array.from({ length: workerCount }, (_, i) => new WorkerSlot(i));
   let stopping = false;
-  let listener: net.Server | null = null;
-  let websocketListener: net.Server | null = null;
+  let listener: Listener | null = null;
+  let websocketListener: Listener | null = null;
   let nextClientId = 1;
   let selfListenPorts: Promise<{ port: number; websocketPort: number }> | null = null;
 
@@ -239,39 +232,6 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     }
   }
 
-  function assign(accepted: AcceptedHandle, kind: ConnectionKind): void {
-    let fd: number;
-    try {
-      fd = native!.dup(accepted.fd);
-    } catch (error) {
-      log.error({ err: error }, 'Cannot hand a connection to a worker');
-      accepted.close();
-      return;
-    }
-    accepted.close();
-    post(leastLoaded(), { fd, clientId: nextClientId++, kind });
-  }
-
-  /**
-   * Takes accepted connections from the listening handle itself: net.Server would wrap each in a
-   * net.Socket (streams, emitters) only for the main thread to destroy it after dup(2), which was
-   * half of the main thread's cost per connection in a connection storm.
-   */
-  function takeAccepts(server: net.Server, kind: ConnectionKind): void {
-    type OnConnection = (status: number, accepted?: AcceptedHandle) => void;
-    const handle = (server as unknown as { _handle: { onconnection?: OnConnection } | null })._handle;
-    if (handle === null || typeof handle.onconnection !== 'function') {
-      throw new Error(`node ${process.version}: the listening handle has no onconnection hook to take accepted connections from`);
-    }
-    handle.onconnection = (status, accepted) => {
-      if (status < 0 || accepted === undefined) {
-        log.error(`Error accepting client connection: ${util.getSystemErrorName(status)}`);
-        return;
-      }
-      assign(accepted, kind);
-    };
-  }
-
   for (const slot of slots) spawn(slot);
   let readies;
   try {
@@ -288,20 +248,13 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
 
   let port: number;
   let websocketPort = 0;
-  const listen = async (kind: ConnectionKind, host: string, wanted: number): Promise<net.Server> => {
-    const server = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port: wanted === -1 ? 0 : wanted }, () => resolve());
-    });
-    takeAccepts(server, kind);
-    return server;
-  };
+  const listen = (kind: ConnectionKind, host: string, wanted: number): Promise<Listener> =>
+    listenForConnections(native!, kind, host, wanted === -1 ? 0 : wanted, (fd, peer) => post(leastLoaded(), { fd, clientId: nextClientId++, kind, peer }), log);
   if (listenSelf) {
     ({ port, websocketPort } = await selfListenPorts!);
   } else {
     listener = await listen('client', options.host, options.port);
-    port = (listener.address() as net.AddressInfo).port;
+    port = listener.port;
     // Posted before any connection, so every INFO carries the real port (workers keep order).
     const message: ToWorker = { type: 'port', port };
     for (const slot of slots) slot.worker.postMessage(message);
@@ -315,7 +268,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
         await Promise.all(slots.map((slot) => slot.worker.terminate()));
         throw error;
       }
-      websocketPort = (websocketListener.address() as net.AddressInfo).port;
+      websocketPort = websocketListener.port;
     }
   }
   info.port = port;
@@ -390,8 +343,8 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   async function lameDuck(): Promise<void> {
     if (stopping) return;
     log.info('Entering lame duck mode, stop accepting new clients');
-    await new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
-    await new Promise<void>((resolve) => (websocketListener ? websocketListener.close(() => resolve()) : resolve()));
+    listener?.close();
+    websocketListener?.close();
     await askEveryWorker({ type: 'lame-duck' }, (answer) => answer.type === 'lame-duck-done');
     await close();
   }
@@ -401,8 +354,8 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     if (stopping) return;
     stopping = true;
     await monitor?.close();
-    await new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
-    await new Promise<void>((resolve) => (websocketListener ? websocketListener.close(() => resolve()) : resolve()));
+    listener?.close();
+    websocketListener?.close();
     await Promise.all(
       slots.map(
         (slot) =>

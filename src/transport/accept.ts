@@ -15,6 +15,17 @@ import { WebSocketUpgrader } from './websocket.js';
 /** Which listener accepted the connection. */
 export type ConnectionKind = 'client' | 'websocket';
 
+/** Where a connection comes from, as accept(2) reported it: client_ip in INFO, /connz ip and port. */
+export interface PeerAddress {
+  ip: string;
+  port: number;
+}
+
+/** The peer of a socket accepted without its address (getpeername(2)). */
+export function peerAddressOf(socket: Socket): PeerAddress {
+  return { ip: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+}
+
 interface TlsSetup {
   config: TlsConfig;
   context: SecureContext;
@@ -38,6 +49,11 @@ export class Transports {
     this.upgrader = options.websocket === null ? null : new WebSocketUpgrader(options.websocket);
   }
 
+  /** Whether the client port's connections start TLS (they then need a net.Socket to build on). */
+  get clientTlsEnabled(): boolean {
+    return this.clientTls !== null;
+  }
+
   /**
    * A reload's TLS settings (certificates, CA, verify, timeout): connections accepted from now on
    * get them; those already secured, or in their handshake, keep what they started with.
@@ -51,10 +67,10 @@ export class Transports {
    * Brings `socket` to the point where the shard can serve it, then adds it (or, over
    * max_connections, greets and rejects it through the same transport).
    */
-  accept(socket: Socket, kind: ConnectionKind, clientId: number, shard: Shard, reject: boolean): void {
+  accept(socket: Socket, kind: ConnectionKind, clientId: number, peer: PeerAddress, shard: Shard, reject: boolean): void {
     const serve = (stream: Socket, greeted: boolean): void => {
-      if (reject) shard.rejectConnection(stream, clientId);
-      else shard.addConnection(stream, clientId, greeted);
+      if (reject) shard.rejectConnection(stream, clientId, peer);
+      else shard.addConnection(stream, clientId, peer, greeted);
     };
     const failed = (failure: TlsFailure): void => {
       const why = failure.reason === 'timeout' ? 'TLS handshake timeout' : `TLS handshake error: ${failure.message}`;
@@ -68,13 +84,13 @@ export class Transports {
       }
       // nats-server: INFO in plaintext (it tells the client to start TLS), then the handshake;
       // the client is a connection from the INFO on, and a failed handshake closes it.
-      socket.write(shard.infoLine(socket, clientId));
-      const handshake = shard.beginHandshake(socket, clientId);
+      socket.write(shard.infoLine(clientId, peer.ip));
+      const handshake = shard.beginHandshake(socket, clientId, peer);
       upgradeToTls(
         socket,
         tls.context,
         tls.config,
-        (secure) => shard.addConnection(secure, clientId, true, handshake),
+        (secure) => shard.addConnection(secure, clientId, peer, true, handshake),
         (failure) => {
           shard.handshakeFailed(handshake);
           failed(failure);

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { PeerAddress } from '../transport/accept.js';
 import { OpKind, HDR_SIZE, OP_STRIDE } from '../protocol/ops.js';
 import type { OpSink, ProtocolReader } from '../protocol/reader.js';
 import { OK, PING, PONG } from '../protocol/encoder.js';
@@ -171,6 +172,7 @@ export class Client implements OpSink, LoginClient {
   constructor(
     readonly id: number,
     readonly socket: Socket,
+    readonly peer: PeerAddress,
     readonly shard: Shard,
     private readonly reader: ProtocolReader,
     /** Epoch milliseconds: when the connection was accepted (a TLS client's handshake came after). */
@@ -242,7 +244,7 @@ export class Client implements OpSink, LoginClient {
   reauthorize(authenticator: Authenticator): void {
     if (this.closed || this.login !== null) return;
     const certificate = authenticator.tlsMap ? peerCertificate(this.socket) : null;
-    const result = authenticator.reauthorize(this.credentials, this.identity, this.nonce, peerOf(this.socket), certificate);
+    const result = authenticator.reauthorize(this.credentials, this.identity, this.nonce, peerOf(this), certificate);
     const round = ++this.reauthorizations;
     if (!(result instanceof Promise)) {
       this.applyReauthorization(result);
@@ -313,7 +315,7 @@ export class Client implements OpSink, LoginClient {
     }
     if (maxPayload !== options.maxPayload) {
       this.reader.limitPayload(maxPayload);
-      if (this.protocol >= 1) this.limitedInfo = this.shard.limitedInfoLine(this.socket, this.id, maxPayload);
+      if (this.protocol >= 1) this.limitedInfo = this.shard.limitedInfoLine(this.id, this.peer.ip, maxPayload);
     }
     const serverMaxSubscriptions = options.maxSubscriptions > 0 ? options.maxSubscriptions : NO_LIMIT;
     this.subscriptionLimit = minLimit(limits.maxSubscriptions, serverMaxSubscriptions);

@@ -9,7 +9,7 @@ import type { Shard } from './shard.js';
 export function enterLameDuck(shard: Shard, info: ServerInfo, graceMs: number, durationMs: number, done: () => void): void {
   const clients = [...shard.clients];
   for (const client of clients) {
-    client.send(encodeInfo({ ...info, client_id: client.id, client_ip: client.socket.remoteAddress ?? '', ldm: true }));
+    client.send(encodeInfo({ ...info, client_id: client.id, client_ip: client.peer.ip, ldm: true }));
   }
   if (clients.length === 0) {
     done();

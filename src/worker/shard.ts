@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
+import type { PeerAddress } from '../transport/accept.js';
 import type { Logger } from 'pino';
 import type { ServerOptions } from '../server/options.js';
-import { encodeInfo, type ServerInfo } from '../protocol/encoder.js';
+import { type ServerInfo } from '../protocol/encoder.js';
 import { OPS_ARRAY_LENGTH, type ParseFunction } from '../protocol/ops.js';
 import { ProtocolReader } from '../protocol/reader.js';
 import * as errors from '../protocol/errors.js';
@@ -12,7 +13,7 @@ import type { RingRecord } from './ring.js';
 import { InboundMessage, type MessageView } from './message.js';
 import { FlowControl } from './flow-control.js';
 import { authenticatorFor } from '../auth/authenticator.js';
-import { clientInfo } from '../auth/info.js';
+import { clientInfoLine, infoHead } from '../auth/info.js';
 import { AccountRoutes } from '../auth/imports.js';
 import type { AccountConnections } from '../server/shared-state.js';
 
@@ -66,6 +67,9 @@ export class Shard {
   onClientClosed: ((client: Client, reason: CloseReason) => void) | null = null;
   /** TLS clients between their INFO and the end of the handshake, listed and counted as nats-server does. */
   readonly handshakes = new Set<PendingHandshake>();
+  /** infoHead() of `info` for `infoHeadAuth`; null until needed again after a change. */
+  private infoHead: string | null = null;
+  private infoHeadAuth = false;
   /** Told of every handshake that failed (monitoring keeps it as `TLS Handshake Failure`). */
   onHandshakeFailed: ((handshake: PendingHandshake) => void) | null = null;
 
@@ -103,35 +107,44 @@ export class Shard {
   }
 
   /** The INFO line that greets a connection. */
-  infoLine(socket: Socket, clientId: number): Buffer {
+  infoLine(clientId: number, clientIp: string): Buffer {
     const auth = authenticatorFor(this.options);
-    return encodeInfo(clientInfo(this.info, clientId, socket.remoteAddress ?? '', auth.required, auth.nonceFor(clientId)));
+    if (this.infoHead === null || this.infoHeadAuth !== auth.required) {
+      this.infoHead = infoHead(this.info, auth.required);
+      this.infoHeadAuth = auth.required;
+    }
+    return clientInfoLine(this.infoHead, clientId, clientIp, auth.nonceFor(clientId));
+  }
+
+  /** The server's INFO fields changed (its port, a reload): the next greeting re-encodes them. */
+  infoChanged(): void {
+    this.infoHead = null;
   }
 
   /** nats-server's INFO after the first PONG for a client whose JWTs lowered max_payload (no nonce). */
-  limitedInfoLine(socket: Socket, clientId: number, maxPayload: number): Buffer {
-    return encodeInfo(clientInfo({ ...this.info, max_payload: maxPayload }, clientId, socket.remoteAddress ?? '', true, ''));
+  limitedInfoLine(clientId: number, clientIp: string, maxPayload: number): Buffer {
+    return clientInfoLine(infoHead({ ...this.info, max_payload: maxPayload }, true), clientId, clientIp, '');
   }
 
   /**
    * Takes ownership of an accepted connection and greets it with INFO (unless its transport did).
    * A TLS client comes with its finished `handshake`, under which it was already counted.
    */
-  addConnection(socket: Socket, clientId: number, greeted = false, handshake: PendingHandshake | null = null): Client {
+  addConnection(socket: Socket, clientId: number, peer: PeerAddress, greeted = false, handshake: PendingHandshake | null = null): Client {
     const reader = new ProtocolReader(this.parse, this.ops, this.options.maxControlLine, this.options.maxPayload);
-    const client = new Client(clientId, socket, this, reader, handshake?.startedAt);
+    const client = new Client(clientId, socket, peer, this, reader, handshake?.startedAt);
     this.clients.add(client);
     if (handshake === null || !this.handshakes.delete(handshake)) {
       this.stats.connections++;
       this.stats.totalConnections++;
     }
-    if (!greeted) client.send(this.infoLine(socket, clientId));
+    if (!greeted) client.send(this.infoLine(clientId, peer.ip));
     return client;
   }
 
   /** A TLS client got its INFO and starts the handshake: nats-server counts and lists it from now on. */
-  beginHandshake(socket: Socket, clientId: number): PendingHandshake {
-    const handshake = { clientId, socket, startedAt: Date.now() };
+  beginHandshake(socket: Socket, clientId: number, peer: PeerAddress): PendingHandshake {
+    const handshake = { clientId, socket, peer, startedAt: Date.now() };
     this.handshakes.add(handshake);
     this.stats.connections++;
     this.stats.totalConnections++;
@@ -145,8 +158,8 @@ export class Shard {
   }
 
   /** Greets and turns away a connection over max_connections, as nats-server does. */
-  rejectConnection(socket: Socket, clientId: number): void {
-    const client = this.addConnection(socket, clientId);
+  rejectConnection(socket: Socket, clientId: number, peer: PeerAddress): void {
+    const client = this.addConnection(socket, clientId, peer);
     client.sendErrorAndClose(errors.ERR_MAX_CONNECTIONS, 'Maximum Connections Exceeded');
   }
 
@@ -437,6 +450,7 @@ export class Shard {
 export interface PendingHandshake {
   readonly clientId: number;
   readonly socket: Socket;
+  readonly peer: PeerAddress;
   /** Epoch milliseconds, when it was accepted. */
   readonly startedAt: number;
 }

@@ -187,8 +187,8 @@ export class WorkerStats {
       cid: client.id,
       worker: this.worker,
       transport: describeTransport(socket),
-      ip: socket.remoteAddress ?? '',
-      port: socket.remotePort ?? 0,
+      ip: client.peer.ip,
+      port: client.peer.port,
       start: client.startedAt,
       lastActivity: this.activity.lastActivity(client, now),
       rttMs: client.rttMs,
@@ -213,13 +213,12 @@ export class WorkerStats {
 
   /** A TLS client still in its handshake: nats-server lists it with nothing known yet. */
   private handshakeSnapshot(handshake: PendingHandshake): ConnectionSnapshot {
-    const socket = handshake.socket;
     return {
       cid: handshake.clientId,
       worker: this.worker,
       transport: { type: 'nats', tlsVersion: '', tlsCipherSuite: '' },
-      ip: socket.remoteAddress ?? '',
-      port: socket.remotePort ?? 0,
+      ip: handshake.peer.ip,
+      port: handshake.peer.port,
       start: handshake.startedAt,
       lastActivity: handshake.startedAt,
       rttMs: 0,

@@ -14,7 +14,9 @@ import { Shard } from './shard.js';
 import { WorkerStats, type StatsQuery, type WorkerSnapshot } from './stats.js';
 import { enterLameDuck } from './lame-duck.js';
 import { reopenLogFile } from '../server/log-file.js';
-import { Transports, type ConnectionKind } from '../transport/accept.js';
+import { NativeSockets } from '../transport/native-socket.js';
+import { native } from '../protocol/native.js';
+import { peerAddressOf, Transports, type ConnectionKind, type PeerAddress } from '../transport/accept.js';
 
 export interface WorkerConfig {
   index: number;
@@ -28,10 +30,18 @@ export interface WorkerConfig {
   listenSelf: boolean;
 }
 
+/** An accepted connection's duplicated fd, now this worker's, with what accept(2) told of its peer. */
+export interface HandedConnection {
+  fd: number;
+  clientId: number;
+  kind: ConnectionKind;
+  peer: PeerAddress;
+}
+
 export type ToWorker =
   | { type: 'port'; port: number }
   /** Connections the main thread accepted in one turn: duplicated fds this worker now owns. */
-  | { type: 'connections'; connections: { fd: number; clientId: number; kind: ConnectionKind }[] }
+  | { type: 'connections'; connections: HandedConnection[] }
   | { type: 'stats'; id: number; query: StatsQuery }
   | { type: 'reload'; id: number; options: Partial<ServerOptions> }
   | { type: 'lame-duck' }
@@ -60,6 +70,8 @@ mesh.startReceiving((record) => shard.deliverFromPeer(record), shard.flushAll, (
 const counters = config.counters;
 const workerStats = new WorkerStats(shard, config.index);
 const transports = new Transports(config.options, log);
+// Handed connections come only where the addon loaded (the main thread needs it to accept them).
+const nativeSockets = native === null ? null : new NativeSockets(native);
 shard.onClientClosed = (client, reason) => workerStats.recordClosed(client, reason);
 shard.onHandshakeFailed = (handshake) => workerStats.recordHandshakeFailure(handshake);
 let nextLocalClientId = 1;
@@ -73,7 +85,7 @@ function countAccepted(): void {
   Atomics.add(counters, acceptedSlot(config.index), 1);
 }
 
-function adopt(socket: net.Socket, clientId: number, kind: ConnectionKind): void {
+function adopt(socket: net.Socket, clientId: number, kind: ConnectionKind, peer: PeerAddress): void {
   Atomics.add(counters, openSlot(config.index), 1);
   const live = Atomics.add(counters, LIVE_TOTAL, 1) + 1;
   socket.once('close', () => {
@@ -83,20 +95,26 @@ function adopt(socket: net.Socket, clientId: number, kind: ConnectionKind): void
   const max = config.options.maxConnections;
   const overMax = max > 0 && live > max;
   // Over the limit, nats-server answers a TCP client before any TLS handshake.
-  if (overMax && kind === 'client') shard.rejectConnection(socket, clientId);
-  else transports.accept(socket, kind, clientId, shard, overMax);
+  if (overMax && kind === 'client') shard.rejectConnection(socket, clientId, peer);
+  else transports.accept(socket, kind, clientId, peer, shard, overMax);
 }
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'port':
       config.info.port = message.port;
+      shard.infoChanged();
       break;
     case 'connections':
-      for (const { fd, clientId, kind } of message.connections) {
+      for (const { fd, clientId, kind, peer } of message.connections) {
         // Counted before the socket owns the fd: a death in between may leak it, never reuse it.
         countAccepted();
-        adopt(new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true }), clientId, kind);
+        // Plain TCP clients are run by the addon; TLS and WebSocket build on a net.Socket.
+        const socket =
+          kind === 'client' && !transports.clientTlsEnabled && nativeSockets !== null
+            ? nativeSockets.adopt(fd).asSocket()
+            : new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+        adopt(socket, clientId, kind, peer);
       }
       break;
     case 'adopt-region':
@@ -111,6 +129,7 @@ port.on('message', (message: ToWorker) => {
       Object.assign(config.options, changes);
       config.info.max_payload = config.options.maxPayload;
       setInfoTls(config.info, config.options.tls);
+      shard.infoChanged();
       log.level = config.options.logLevel;
       if (changes.tls !== undefined || changes.websocket !== undefined) transports.reloadTls(config.options);
       if (changes.authorization !== undefined || changes.noAuthUser !== undefined) shard.reauthorize();
@@ -143,7 +162,7 @@ let websocketListener: net.Server | null = null;
 function listen(kind: ConnectionKind, host: string, port: number): Promise<{ server: net.Server; port: number }> {
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     countAccepted();
-    adopt(socket, nextLocalClientId++, kind);
+    adopt(socket, nextLocalClientId++, kind, peerAddressOf(socket));
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -157,6 +176,7 @@ if (config.listenSelf) {
     .then(async (client) => {
       listener = client.server;
       config.info.port = client.port;
+      shard.infoChanged();
       let websocketPort = 0;
       if (ws !== null) {
         const opened = await listen('websocket', ws.host || config.options.host, ws.port === -1 ? 0 : ws.port);

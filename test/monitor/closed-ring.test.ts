@@ -8,7 +8,8 @@ import { MAX_CLOSED_CONNECTIONS, WorkerStats } from '../../src/worker/stats.js';
 function fakeClient(id: number): Client {
   return {
     id,
-    socket: { remoteAddress: '10.0.0.1', remotePort: 1000 + id, destroyed: true, writableLength: 0 },
+    socket: { destroyed: true, writableLength: 0 },
+    peer: { ip: '10.0.0.1', port: 1000 + id },
     outbound: { length: 0 },
     startedAt: 1000,
     msgsIn: id,
