@@ -22,14 +22,19 @@ export interface Listener {
   close(): void;
 }
 
-export type OnConnection = (fd: number, peer: PeerAddress) => void;
+export interface ConnectionHandlers {
+  /** One accepted connection, its fd now the caller's. */
+  connection(fd: number, peer: PeerAddress): void;
+  /** After the connections of one wake-up: the time to hand them on together. */
+  burstEnd(): void;
+}
 
 export async function listenForConnections(
   native: NativeAddon,
   kind: ConnectionKind,
   host: string,
   port: number,
-  onConnection: OnConnection,
+  handlers: ConnectionHandlers,
   log: Logger,
 ): Promise<Listener> {
   const server = net.createServer();
@@ -54,7 +59,8 @@ export async function listenForConnections(
   let resumeTimer: NodeJS.Timeout | null = null;
   let closed = false;
   const acceptor: Acceptor = native.acceptConnections(fd, (batch, error) => {
-    for (let i = 0; i < batch.length; i += 3) onConnection(batch[i] as number, { ip: batch[i + 1] as string, port: batch[i + 2] as number });
+    for (let i = 0; i < batch.length; i += 3) handlers.connection(batch[i] as number, { ip: batch[i + 1] as string, port: batch[i + 2] as number });
+    if (batch.length > 0) handlers.burstEnd();
     if (error === undefined) {
       sleepMs = ACCEPT_MIN_SLEEP_MS;
       return;

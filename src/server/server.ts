@@ -178,6 +178,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       log.error({ worker: slot.index, code }, `Worker ${slot.index} exited; respawning`);
       spawn(slot);
       for (const orphan of orphans) post(slot, orphan);
+      postOutboxes();
       slot.ready.catch((error: Error) => log.error({ err: error }, `Worker ${slot.index} failed to restart`));
     });
   }
@@ -207,23 +208,17 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     return slot.assigned - Atomics.load(counters, acceptedSlot(slot.index));
   }
 
-  let outboxScheduled = false;
-
+  /** Queues a connection for the slot's worker; postOutboxes() sends it. */
   function post(slot: WorkerSlot, connection: HandedConnection): void {
     slot.assigned++;
     slot.posted.push(connection);
     const waiting = unadopted(slot);
     if (slot.posted.length > waiting) slot.posted.splice(0, slot.posted.length - waiting);
     slot.outbox.push(connection);
-    if (!outboxScheduled) {
-      outboxScheduled = true;
-      setImmediate(postOutboxes);
-    }
   }
 
-  /** One message per worker for every connection libuv accepted in this turn (a storm comes in bursts). */
+  /** One message per worker for every connection of one accept burst (a storm comes in bursts). */
   function postOutboxes(): void {
-    outboxScheduled = false;
     for (const slot of slots) {
       if (slot.outbox.length === 0) continue;
       const message: ToWorker = { type: 'connections', connections: slot.outbox };
@@ -249,7 +244,14 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   let port: number;
   let websocketPort = 0;
   const listen = (kind: ConnectionKind, host: string, wanted: number): Promise<Listener> =>
-    listenForConnections(native!, kind, host, wanted === -1 ? 0 : wanted, (fd, peer) => post(leastLoaded(), { fd, clientId: nextClientId++, kind, peer }), log);
+    listenForConnections(
+      native!,
+      kind,
+      host,
+      wanted === -1 ? 0 : wanted,
+      { connection: (fd, peer) => post(leastLoaded(), { fd, clientId: nextClientId++, kind, peer }), burstEnd: postOutboxes },
+      log,
+    );
   if (listenSelf) {
     ({ port, websocketPort } = await selfListenPorts!);
   } else {

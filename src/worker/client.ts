@@ -196,9 +196,10 @@ export class Client implements OpSink, LoginClient {
     socket.on('end', () => this.close('Client Closed'));
     socket.on('close', () => this.close('Client Closed'));
     const interval = shard.options.pingInterval;
-    // Like nats-server, the first PING comes early (2 s plus up to 20 %) to learn the RTT.
+    // Like nats-server, the first PING comes early (2 s plus up to 20 %) to learn the RTT. Whole
+    // milliseconds: Node keeps one timer list per distinct duration, so fractions cost a list each.
     if (interval > 0) {
-      const first = Math.min(interval, FIRST_PING_MS + Math.random() * FIRST_PING_MS * 0.2);
+      const first = Math.min(interval, Math.round(FIRST_PING_MS + Math.random() * FIRST_PING_MS * 0.2));
       this.pingTimer = setTimeout(() => {
         this.onPingTimer();
         if (!this.closed) this.pingTimer = setInterval(() => this.onPingTimer(), interval);
