@@ -6,11 +6,7 @@
  * started again on the same port; every client must reconnect, and every subscription must get a
  * message again.
  *
- * With `--before N`, each fresh broker first serves N connections that then leave, so the measured
- * storm meets a running broker (a reconnect storm after a network blip) rather than a process in its
- * first second (after a restart): for Natrium the difference is V8's warm-up (JIT, heap growth).
- *
- *   node dist/bench/reliability/storm.js [--connections 10000] [--in-flight 200] [--rounds 3] [--clients 100] [--before 0] [--brokers natrium,nats-server]
+ *   node dist/bench/reliability/storm.js [--connections 10000] [--in-flight 200] [--rounds 3] [--clients 100] [--brokers natrium,nats-server]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -20,8 +16,6 @@ import { ensureOpenFiles, openFleet } from './fleet.js';
 import { parseBrokers } from './slow-consumer.js';
 
 const RESTART_TIMEOUT_MS = 30_000;
-/** After the --before connections leave: time for the broker to finish closing them. */
-const SETTLE_MS = 1_000;
 
 export interface StormRun {
   broker: string;
@@ -42,15 +36,9 @@ export interface RestartResult {
   resumed: number;
 }
 
-export async function storm(spec: BrokerSpec, count: number, inFlight: number, before = 0): Promise<StormRun> {
+export async function storm(spec: BrokerSpec, count: number, inFlight: number): Promise<StormRun> {
   const broker = await startBroker(spec);
   try {
-    if (before > 0) {
-      const earlier = await openFleet(broker.port, before, inFlight, null);
-      if (earlier.failures.length > 0) throw new Error(`${broker.label}: ${earlier.failures[0]} before the storm`);
-      for (const c of earlier.connections) c.destroy();
-      await sleep(SETTLE_MS);
-    }
     const fleet = await openFleet(broker.port, count, inFlight, null);
     for (const c of fleet.connections) c.destroy();
     return {
@@ -118,16 +106,15 @@ export async function restart(spec: BrokerSpec, clientCount: number): Promise<Re
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const options = parseOptions(process.argv.slice(2), { connections: 10_000, inFlight: 200, rounds: 3, clients: 100, before: 0, brokers: 'natrium,nats-server', out: '' });
+  const options = parseOptions(process.argv.slice(2), { connections: 10_000, inFlight: 200, rounds: 3, clients: 100, brokers: 'natrium,nats-server', out: '' });
   const rerun = ensureOpenFiles(options.connections + 512);
   if (rerun !== null) process.exit(rerun);
   const specs = parseBrokers(options.brokers);
-  const broker = options.before > 0 ? `a broker that already served ${options.before} connections` : 'a fresh broker';
-  console.log(`storm: ${options.connections} connections, ${options.inFlight} in flight, CONNECT + PING until PONG, ${options.rounds} rounds on ${broker}; ${hostLine()}`);
+  console.log(`storm: ${options.connections} connections, ${options.inFlight} in flight, CONNECT + PING until PONG, ${options.rounds} rounds; ${hostLine()}`);
   const runs: StormRun[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const spec of specs) {
-      const run = await storm(spec, options.connections, options.inFlight, options.before);
+      const run = await storm(spec, options.connections, options.inFlight);
       runs.push(run);
       console.log(`  round ${round} ${run.broker}: ${run.connected} in ${run.seconds.toFixed(2)} s = ${Math.round(run.perSecond)} connections/s, ${run.failures} failures ${run.firstFailure}`);
     }
