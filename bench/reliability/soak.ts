@@ -45,6 +45,8 @@ export const DEFAULT_SOAK: SoakOptions = { minutes: 1, rate: 10_000, size: 64, r
 export interface WorkerFigures {
   worker: number;
   heapUsed: number;
+  /** The isolate's committed heap. */
+  heapTotal: number;
   arrayBuffers: number;
   /** Largest p99 and max of the event-loop-delay windows that closed in this period, ns. */
   eventLoopP99: number;
@@ -328,8 +330,9 @@ export async function runSoak(options: SoakOptions, print: (line: string) => voi
       await checkStalled();
       const workerz = await monitor(broker, '/workerz');
       for (const w of workerz.workers as Json[]) {
-        const figures = periodWorkers.get(w.worker) ?? { worker: w.worker, heapUsed: 0, arrayBuffers: 0, eventLoopP99: 0, eventLoopMax: 0 };
+        const figures = periodWorkers.get(w.worker) ?? { worker: w.worker, heapUsed: 0, heapTotal: 0, arrayBuffers: 0, eventLoopP99: 0, eventLoopMax: 0 };
         figures.heapUsed = w.heap_used;
+        figures.heapTotal = w.heap_total;
         figures.arrayBuffers = w.array_buffers;
         const window = w.event_loop_delay;
         if (window.window_end !== null && !windowsSeen.has(`${w.worker}@${window.window_end}`)) {
@@ -450,7 +453,7 @@ export function rssGrowth(samples: { at: number; rss: number }[], durationMs: nu
 const ms = (ns: number): string => `${(ns / 1e6).toFixed(1)}`;
 
 export function formatPeriod(p: PeriodReport): string {
-  const workers = p.workers.map((w) => `w${w.worker} heap ${mib(w.heapUsed)} buffers ${mib(w.arrayBuffers)} loop p99/max ${ms(w.eventLoopP99)}/${ms(w.eventLoopMax)} ms`).join('; ');
+  const workers = p.workers.map((w) => `w${w.worker} heap ${mib(w.heapUsed)} of ${mib(w.heapTotal)} buffers ${mib(w.arrayBuffers)} loop p99/max ${ms(w.eventLoopP99)}/${ms(w.eventLoopMax)} ms`).join('; ');
   return (
     `min ${p.minute.toFixed(p.minute % 1 === 0 ? 0 : 1)}: pub ${Math.round(p.publishedPerSecond)}/s, broker in ${Math.round(p.brokerInPerSecond)}/s out ${Math.round(p.brokerOutPerSecond)}/s | ` +
     `rss ${mib(p.rssBytes)} (max ${mib(p.rssMaxBytes)}) | ${workers} | conns ${p.connections}, churned ${p.churned}, requests ${p.requests}, ` +

@@ -552,6 +552,7 @@ export function workerz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[
       out_bytes: s.stats.bytesOut,
       slow_consumers: s.stats.slowConsumers,
       heap_used: s.heapUsed,
+      heap_total: s.heapTotal,
       array_buffers: s.arrayBuffers,
       // Nanoseconds, over the last complete window (window_end is null until the first one closed).
       event_loop_delay: {

@@ -121,6 +121,8 @@ export interface WorkerSnapshot {
   eventLoopDelay: EventLoopDelaySnapshot;
   /** V8 heap in use by this worker's isolate, bytes. */
   heapUsed: number;
+  /** V8 heap the isolate has committed (in use or not), bytes: what its share of RSS follows. */
+  heapTotal: number;
   /** Bytes of ArrayBuffers (socket buffers included) this worker holds, outside the V8 heap. */
   arrayBuffers: number;
   subscriptionCount: number;
@@ -165,9 +167,9 @@ class ActivitySampler {
   }
 }
 
-function workerMemory(): { heapUsed: number; arrayBuffers: number } {
-  const { heapUsed, arrayBuffers } = process.memoryUsage();
-  return { heapUsed, arrayBuffers };
+function workerMemory(): { heapUsed: number; heapTotal: number; arrayBuffers: number } {
+  const { heapUsed, heapTotal, arrayBuffers } = process.memoryUsage();
+  return { heapUsed, heapTotal, arrayBuffers };
 }
 
 export class WorkerStats {
