@@ -8,28 +8,13 @@
 //! The libuv and Node-API symbols are resolved against the Node binary when the addon is loaded.
 
 use crate::napi::{self, Env, Value};
+use crate::uv::{poll_memory, uv_close, uv_err_name, uv_poll_init, uv_poll_start, uv_poll_stop, uv_strerror, UV_READABLE};
 use std::ffi::{c_int, c_void};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ptr;
 
-/// `uv_handle_type` of a uv_poll_t (uv.h's UV_HANDLE_TYPE_MAP order, stable across libuv 1.x).
-const UV_POLL: c_int = 8;
-const UV_READABLE: c_int = 1;
 /// At most this many accepts per wake-up, so one listener cannot hold the loop.
 const MAX_ACCEPTS_PER_WAKE: usize = 256;
-
-type PollCallback = unsafe extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
-type CloseCallback = unsafe extern "C" fn(handle: *mut c_void);
-
-extern "C" {
-    fn uv_handle_size(kind: c_int) -> usize;
-    fn uv_poll_init(event_loop: *mut c_void, handle: *mut c_void, fd: c_int) -> c_int;
-    fn uv_poll_start(handle: *mut c_void, events: c_int, callback: PollCallback) -> c_int;
-    fn uv_poll_stop(handle: *mut c_void) -> c_int;
-    fn uv_close(handle: *mut c_void, callback: CloseCallback);
-    fn uv_strerror(error: c_int) -> *const std::ffi::c_char;
-    fn uv_err_name(error: c_int) -> *const std::ffi::c_char;
-}
 
 mod sys {
     use std::ffi::c_int;
@@ -284,14 +269,13 @@ pub unsafe extern "C" fn js_accept_connections(env: Env, info: napi::CallbackInf
     napi::napi_create_reference(env, callback_value, 1, &mut callback);
     let mut async_context: napi::AsyncContext = ptr::null_mut();
     napi::napi_async_init(env, ptr::null_mut(), string_value(env, "natrium:accept"), &mut async_context);
-    let words = uv_handle_size(UV_POLL).div_ceil(8);
     let acceptor = Box::into_raw(Box::new(Acceptor {
         owners: 1,
         env,
         fd,
         callback,
         async_context,
-        poll: vec![0u64; words],
+        poll: poll_memory(),
         polling: false,
         closed: false,
         teardown: ptr::null_mut(),

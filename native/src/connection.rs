@@ -10,12 +10,9 @@
 //! `onEvent(id, kind, data)`, kind being one of the EVENT_* values below.
 
 use crate::napi::{self, Env, Value};
+use crate::uv::{poll_memory, uv_close, uv_poll_init, uv_poll_start, uv_poll_stop, UV_READABLE, UV_WRITABLE};
 use std::ffi::{c_int, c_void};
 use std::ptr;
-
-const UV_POLL: c_int = 8;
-const UV_READABLE: c_int = 1;
-const UV_WRITABLE: c_int = 2;
 
 const EVENT_DATA: i32 = 0;
 const EVENT_END: i32 = 1;
@@ -29,9 +26,6 @@ const MAX_READS_PER_WAKE: usize = 16;
 /// writev(2) takes at most IOV_MAX (1024 on Linux) buffers per call.
 const MAX_IOVECS: usize = 1024;
 
-type PollCallback = unsafe extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
-type CloseCallback = unsafe extern "C" fn(handle: *mut c_void);
-
 #[repr(C)]
 struct IoVec {
     base: *const c_void,
@@ -39,11 +33,6 @@ struct IoVec {
 }
 
 extern "C" {
-    fn uv_handle_size(kind: c_int) -> usize;
-    fn uv_poll_init(event_loop: *mut c_void, handle: *mut c_void, fd: c_int) -> c_int;
-    fn uv_poll_start(handle: *mut c_void, events: c_int, callback: PollCallback) -> c_int;
-    fn uv_poll_stop(handle: *mut c_void) -> c_int;
-    fn uv_close(handle: *mut c_void, callback: CloseCallback);
     fn read(fd: c_int, buffer: *mut c_void, count: usize) -> isize;
     fn writev(fd: c_int, iov: *const IoVec, count: c_int) -> isize;
     fn shutdown(fd: c_int, how: c_int) -> c_int;
@@ -320,9 +309,8 @@ pub unsafe extern "C" fn js_open_connection(env: Env, info: napi::CallbackInfo) 
     }
     let on: c_int = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on as *const c_int as *const c_void, std::mem::size_of::<c_int>() as u32);
-    let words = uv_handle_size(UV_POLL).div_ceil(8);
     let connection =
-        Box::into_raw(Box::new(Connection { owners: 1, env, events, slot: 0, fd, id, poll: vec![0u64; words], reading: true, want_writable: false, closed: false }));
+        Box::into_raw(Box::new(Connection { owners: 1, env, events, slot: 0, fd, id, poll: poll_memory(), reading: true, want_writable: false, closed: false }));
     let handle = (*connection).handle();
     let mut result = uv_poll_init(event_loop, handle, fd);
     if result != 0 {

@@ -9,6 +9,8 @@
 mod accept;
 #[cfg(unix)]
 mod connection;
+#[cfg(unix)]
+mod uv;
 mod napi;
 pub mod parser;
 
