@@ -228,13 +228,17 @@ unsafe extern "C" fn on_finalized(_env: Env, data: *mut c_void, _hint: *mut c_vo
     release_owner(data as *mut Acceptor);
 }
 
-/// The Acceptor behind a value `acceptConnections` returned, or a thrown TypeError.
-unsafe fn acceptor_argument(env: Env, value: Value, name: &str) -> Result<*mut Acceptor, Value> {
+/// The Acceptor a call's only argument names (a value `acceptConnections` returned), or a thrown
+/// TypeError.
+unsafe fn acceptor_argument(env: Env, info: napi::CallbackInfo, name: &str) -> Result<&'static mut Acceptor, Value> {
+    let Some([value]) = crate::arguments::<1>(env, info) else {
+        return Err(crate::throw(env, crate::ErrorKind::Type, "ERR_INVALID_ARG_COUNT", &format!("{name}(acceptor)")));
+    };
     let mut data: *mut c_void = ptr::null_mut();
     if napi::napi_get_value_external(env, value, &mut data) != napi::STATUS_OK || data.is_null() {
         return Err(crate::throw(env, crate::ErrorKind::Type, "ERR_INVALID_ARG_TYPE", &format!("{name}: not an acceptor")));
     }
-    Ok(data as *mut Acceptor)
+    Ok(&mut *(data as *mut Acceptor))
 }
 
 unsafe fn start_polling(acceptor: &mut Acceptor) -> c_int {
@@ -305,11 +309,8 @@ pub unsafe extern "C" fn js_accept_connections(env: Env, info: napi::CallbackInf
 
 /// `resumeAccepting(acceptor)`: polls again after an accept error paused it.
 pub unsafe extern "C" fn js_resume_accepting(env: Env, info: napi::CallbackInfo) -> Value {
-    let Some([value]) = crate::arguments::<1>(env, info) else {
-        return crate::throw(env, crate::ErrorKind::Type, "ERR_INVALID_ARG_COUNT", "resumeAccepting(acceptor)");
-    };
-    let acceptor = match acceptor_argument(env, value, "resumeAccepting") {
-        Ok(acceptor) => &mut *acceptor,
+    let acceptor = match acceptor_argument(env, info, "resumeAccepting") {
+        Ok(acceptor) => acceptor,
         Err(thrown) => return thrown,
     };
     let result = start_polling(acceptor);
@@ -322,11 +323,8 @@ pub unsafe extern "C" fn js_resume_accepting(env: Env, info: napi::CallbackInfo)
 /// `stopAccepting(acceptor)`: stops polling and closes the listening socket (pending connections
 /// are refused by the kernel from then on). Idempotent.
 pub unsafe extern "C" fn js_stop_accepting(env: Env, info: napi::CallbackInfo) -> Value {
-    let Some([value]) = crate::arguments::<1>(env, info) else {
-        return crate::throw(env, crate::ErrorKind::Type, "ERR_INVALID_ARG_COUNT", "stopAccepting(acceptor)");
-    };
-    let acceptor = match acceptor_argument(env, value, "stopAccepting") {
-        Ok(acceptor) => &mut *acceptor,
+    let acceptor = match acceptor_argument(env, info, "stopAccepting") {
+        Ok(acceptor) => acceptor,
         Err(thrown) => return thrown,
     };
     if !acceptor.closed {

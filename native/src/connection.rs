@@ -258,6 +258,14 @@ unsafe fn connection_argument(env: Env, value: Value, name: &str) -> Result<&'st
     Ok(&mut *(data as *mut Connection))
 }
 
+/// The Connection a call's only argument names, or a thrown TypeError.
+unsafe fn only_connection_argument(env: Env, info: napi::CallbackInfo, name: &str) -> Result<&'static mut Connection, Value> {
+    let Some([value]) = crate::arguments::<1>(env, info) else {
+        return Err(crate::throw(env, crate::ErrorKind::Type, "ERR_INVALID_ARG_COUNT", &format!("{name}(connection)")));
+    };
+    connection_argument(env, value, name)
+}
+
 unsafe fn boolean(env: Env, value: Value) -> Option<bool> {
     let mut result = false;
     (napi::napi_get_value_bool(env, value, &mut result) == napi::STATUS_OK).then_some(result)
@@ -426,10 +434,7 @@ pub unsafe extern "C" fn js_poll_connection(env: Env, info: napi::CallbackInfo) 
 
 /// `shutdownConnection(connection)`: sends FIN (shutdown(SHUT_WR)); reading goes on.
 pub unsafe extern "C" fn js_shutdown_connection(env: Env, info: napi::CallbackInfo) -> Value {
-    let Some([connection_value]) = crate::arguments::<1>(env, info) else {
-        return crate::throw(env, crate::ErrorKind::Type, "ERR_INVALID_ARG_COUNT", "shutdownConnection(connection)");
-    };
-    let connection = match connection_argument(env, connection_value, "shutdownConnection") {
+    let connection = match only_connection_argument(env, info, "shutdownConnection") {
         Ok(connection) => connection,
         Err(thrown) => return thrown,
     };
@@ -442,10 +447,7 @@ pub unsafe extern "C" fn js_shutdown_connection(env: Env, info: napi::CallbackIn
 
 /// `closeConnection(connection)`: stops polling and closes the fd. Idempotent.
 pub unsafe extern "C" fn js_close_connection(env: Env, info: napi::CallbackInfo) -> Value {
-    let Some([connection_value]) = crate::arguments::<1>(env, info) else {
-        return crate::throw(env, crate::ErrorKind::Type, "ERR_INVALID_ARG_COUNT", "closeConnection(connection)");
-    };
-    let connection = match connection_argument(env, connection_value, "closeConnection") {
+    let connection = match only_connection_argument(env, info, "closeConnection") {
         Ok(connection) => connection,
         Err(thrown) => return thrown,
     };
