@@ -262,6 +262,7 @@ export async function runSoak(options: SoakOptions, print: (line: string) => voi
     // Churn: connect, subscribe, one message, leave.
     let churned = 0;
     let churnFailures = 0;
+    let churnStopped = false;
     const churnInFlight = new Set<Promise<void>>();
     const churnOnce = async (): Promise<void> => {
       const nc = await connect({ servers: broker.url, name: 'soak-churn', reconnect: false, timeout: 10_000 });
@@ -285,7 +286,7 @@ export async function runSoak(options: SoakOptions, print: (line: string) => voi
     if (options.churnMs > 0) {
       timers.push(
         setInterval(() => {
-          if (paused || finished) return;
+          if (paused || churnStopped) return;
           const run = churnOnce()
             .catch((error: Error) => {
               churnFailures++;
@@ -404,10 +405,12 @@ export async function runSoak(options: SoakOptions, print: (line: string) => voi
       previousPublished = totalPublished;
       periodWorkers = new Map();
     }
+    // The publishers stop last: a churn connection still waiting needs their next message.
+    churnStopped = true;
+    await Promise.all(churnInFlight);
     finished = true;
     for (const timer of timers) clearTimeout(timer);
     await Promise.all(requestLoops);
-    await Promise.all(churnInFlight);
     const growth = rssGrowth(report.rssSamples, options.minutes * 60_000);
     print(`rss: ${growth.text}`);
     if (!growth.bounded) failures.push(`resident memory keeps growing: ${growth.text}`);
