@@ -2,15 +2,19 @@
 //!
 //! A net.Socket around an adopted fd costs a handle-type probe, a stream pair with their states,
 //! and per read and write a trip through the stream machinery; in a connection storm that was a
-//! third of a worker's time. Here a uv_poll on the fd drives the connection: reads go to JS as
-//! Buffers in one callback per read, writes are writev(2) calls JS makes directly (what the socket
-//! does not take now, JS keeps and retries once the poll reports the socket writable).
+//! third of a worker's time. Here each thread keeps one epoll set of its connections, and one
+//! uv_poll on that set wakes the thread's loop: per wake-up every ready connection gets one read
+//! (at most READ_SIZE; level-triggered, so what is left is reported again on the next turn of the
+//! loop), and JS gets all the events of the wake-up in one call. Adding a connection is one
+//! epoll_ctl (a uv_poll per connection took four system calls). Writes are writev(2) calls JS
+//! makes directly; what the socket does not take now, JS keeps and retries once the connection
+//! reports writable.
 //!
-//! JS registers one event callback per environment (`connectionEvents`), called as
-//! `onEvent(id, kind, data)`, kind being one of the EVENT_* values below.
+//! JS registers one callback per environment (`connectionEvents`), called as `onEvents(batch)`,
+//! `batch` being `[id, kind, data, id, kind, data, ...]`, kind one of the EVENT_* values below.
 
 use crate::napi::{self, Env, Value};
-use crate::uv::{poll_memory, uv_close, uv_poll_init, uv_poll_start, uv_poll_stop, UV_READABLE, UV_WRITABLE};
+use crate::uv::{poll_memory, uv_close, uv_poll_init, uv_poll_start, uv_ref, uv_unref, UV_READABLE};
 use std::ffi::{c_int, c_void};
 use std::ptr;
 
@@ -21,8 +25,8 @@ const EVENT_WRITABLE: i32 = 3;
 
 /// Per read; as libuv's read size for a stream.
 const READ_SIZE: usize = 64 * 1024;
-/// Reads per wake-up before other connections get their turn.
-const MAX_READS_PER_WAKE: usize = 16;
+/// Ready connections taken per wake-up; more are reported again on the loop's next turn.
+const MAX_READY_PER_WAKE: usize = 256;
 /// writev(2) takes at most IOV_MAX (1024 on Linux) buffers per call.
 const MAX_IOVECS: usize = 1024;
 
@@ -32,77 +36,97 @@ struct IoVec {
     length: usize,
 }
 
+/// Linux's struct epoll_event: packed on x86-64 (and only there).
+#[cfg_attr(target_arch = "x86_64", repr(C, packed))]
+#[cfg_attr(not(target_arch = "x86_64"), repr(C))]
+#[derive(Clone, Copy)]
+struct EpollEvent {
+    events: u32,
+    data: u64,
+}
+
+const EPOLLIN: u32 = 0x001;
+const EPOLLOUT: u32 = 0x004;
+const EPOLLERR: u32 = 0x008;
+const EPOLLHUP: u32 = 0x010;
+const EPOLL_CTL_ADD: c_int = 1;
+const EPOLL_CTL_DEL: c_int = 2;
+const EPOLL_CTL_MOD: c_int = 3;
+const EPOLL_CLOEXEC: c_int = 0o2000000;
+
 extern "C" {
     fn read(fd: c_int, buffer: *mut c_void, count: usize) -> isize;
     fn writev(fd: c_int, iov: *const IoVec, count: c_int) -> isize;
     fn shutdown(fd: c_int, how: c_int) -> c_int;
     fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, length: u32) -> c_int;
+    fn epoll_create1(flags: c_int) -> c_int;
+    fn epoll_ctl(epoll: c_int, operation: c_int, fd: c_int, event: *mut EpollEvent) -> c_int;
+    fn epoll_wait(epoll: c_int, events: *mut EpollEvent, max_events: c_int, timeout: c_int) -> c_int;
 }
 
-// The same on Linux, macOS and the BSDs.
 const IPPROTO_TCP: c_int = 6;
 const TCP_NODELAY: c_int = 1;
 const SHUT_WR: c_int = 1;
 
-/// A thread's connections: their event callback, the read buffer, and the open ones, which the
-/// thread's teardown closes (libuv refuses to close a loop with handles still open).
-/// Node-API instance data; freed at teardown once the last handle's close callback ran.
+fn last_errno() -> c_int {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// A thread's connections: their event callback, the epoll set and the uv_poll that watches it,
+/// the read buffer, and the open connections, which the thread's teardown closes (libuv refuses to
+/// close a loop with handles still open). Node-API instance data; freed at teardown once the
+/// uv_poll's close callback ran.
 struct Events {
+    env: Env,
     callback: napi::Ref,
     async_context: napi::AsyncContext,
+    epoll: c_int,
+    /// The uv_poll_t on `epoll`, 8-byte aligned; its first field (`data`) points back here.
+    poll: Vec<u64>,
     scratch: Vec<u8>,
+    ready: Vec<EpollEvent>,
     open: Vec<*mut Connection>,
-    /// uv_close calls whose callback has not run yet.
-    closing: usize,
-    /// Set while the environment is torn down: the hook to remove once nothing is closing.
+    /// Set while the environment is torn down: the hook to remove once the uv_poll is closed.
     teardown: Option<napi::AsyncCleanupHandle>,
 }
 
-impl Events {
-    /// The teardown is over when no handle is left closing.
-    unsafe fn finish_teardown_if_done(this: *mut Events) {
-        if (*this).closing == 0 {
-            if let Some(handle) = (*this).teardown.take() {
-                napi::napi_remove_async_cleanup_hook(handle);
-                drop(Box::from_raw(this));
-            }
-        }
-    }
-}
-
-/// One connection; owned by its uv_poll_t until the close callback and by the JS external until its
+/// One connection; owned by its thread's open list until closed and by the JS external until its
 /// finalizer, and freed by the last of them.
 struct Connection {
     owners: u8,
-    env: Env,
     events: *mut Events,
     /// Index in `events.open` while open.
     slot: usize,
     fd: c_int,
     id: i32,
-    /// The uv_poll_t, 8-byte aligned; its first field (`data`) points back here.
-    poll: Vec<u64>,
     reading: bool,
     want_writable: bool,
+    /// The epoll events asked for now; 0 when not in the set.
+    interest: u32,
     closed: bool,
 }
 
 impl Connection {
-    fn handle(&mut self) -> *mut c_void {
-        self.poll.as_mut_ptr() as *mut c_void
-    }
-
-    /// Polls for what is wanted now (nothing: the poll stops).
-    unsafe fn update_poll(&mut self) -> c_int {
-        if self.closed {
-            return 0;
+    /// Watches for what is wanted now. Nothing wanted takes the fd out of the set: epoll reports
+    /// a hang-up even to an fd that asked for nothing, and level-triggered it would never stop.
+    unsafe fn update_interest(&mut self) -> Result<(), c_int> {
+        let wanted = (if self.reading { EPOLLIN } else { 0 }) | (if self.want_writable { EPOLLOUT } else { 0 });
+        if self.closed || wanted == self.interest {
+            return Ok(());
         }
-        let events = (if self.reading { UV_READABLE } else { 0 }) | (if self.want_writable { UV_WRITABLE } else { 0 });
-        if events == 0 {
-            uv_poll_stop(self.handle())
+        let operation = if wanted == 0 {
+            EPOLL_CTL_DEL
+        } else if self.interest == 0 {
+            EPOLL_CTL_ADD
         } else {
-            uv_poll_start(self.handle(), events, on_poll)
+            EPOLL_CTL_MOD
+        };
+        let mut event = EpollEvent { events: wanted, data: self as *mut Connection as u64 };
+        if epoll_ctl((*self.events).epoll, operation, self.fd, &mut event) != 0 {
+            return Err(last_errno());
         }
+        self.interest = wanted;
+        Ok(())
     }
 }
 
@@ -114,9 +138,14 @@ unsafe fn events_of(env: Env) -> Option<*mut Events> {
     Some(data as *mut Events)
 }
 
-/// Stops polling, closes the fd and the handle; the Connection leaves the open list.
+/// Takes the fd out of the set and closes it; the Connection leaves the open list, and the
+/// thread's loop is no longer kept alive by it.
 unsafe fn close(connection: *mut Connection) {
     let events = (*connection).events;
+    (*connection).reading = false;
+    (*connection).want_writable = false;
+    // Explicitly: a copy of the fd (a fork's, for a moment) would keep it in the set after close.
+    let _ = (*connection).update_interest();
     (*connection).closed = true;
     let slot = (*connection).slot;
     let open = &mut (*events).open;
@@ -124,37 +153,31 @@ unsafe fn close(connection: *mut Connection) {
     if slot < open.len() {
         (*open[slot]).slot = slot;
     }
-    let handle = (*connection).handle();
-    uv_poll_stop(handle);
+    if open.is_empty() {
+        uv_unref((*events).poll.as_mut_ptr() as *mut c_void);
+    }
     let _ = crate::fd::release((*connection).fd);
-    (*events).closing += 1;
-    uv_close(handle, on_closed);
+    release_owner(connection);
 }
 
-/// The thread is going away: close every connection still open, then let Node finish.
+/// The thread is going away: close every connection still open and the uv_poll, then let Node
+/// finish.
 unsafe extern "C" fn on_teardown(handle: napi::AsyncCleanupHandle, data: *mut c_void) {
     let events = data as *mut Events;
     (*events).teardown = Some(handle);
     while let Some(&connection) = (*events).open.last() {
         close(connection);
     }
-    Events::finish_teardown_if_done(events);
+    uv_close((*events).poll.as_mut_ptr() as *mut c_void, on_poll_closed);
 }
 
-/// Calls `onEvent(id, kind, data)`; a throw becomes the process's uncaught exception.
-unsafe fn emit(env: Env, events: &Events, id: i32, kind: i32, data: Value) {
-    let mut callback: Value = ptr::null_mut();
-    napi::napi_get_reference_value(env, events.callback, &mut callback);
-    let mut receiver: Value = ptr::null_mut();
-    napi::napi_get_global(env, &mut receiver);
-    let argv = [crate::int32_value(env, id), crate::int32_value(env, kind), data];
-    let mut result: Value = ptr::null_mut();
-    if napi::napi_make_callback(env, events.async_context, receiver, callback, 3, argv.as_ptr(), &mut result) != napi::STATUS_OK {
-        let mut exception: Value = ptr::null_mut();
-        if napi::napi_get_and_clear_last_exception(env, &mut exception) == napi::STATUS_OK && !exception.is_null() {
-            napi::napi_fatal_exception(env, exception);
-        }
+unsafe extern "C" fn on_poll_closed(handle: *mut c_void) {
+    let events = *(handle as *mut *mut Events);
+    let _ = crate::fd::release((*events).epoll);
+    if let Some(teardown) = (*events).teardown.take() {
+        napi::napi_remove_async_cleanup_hook(teardown);
     }
+    drop(Box::from_raw(events));
 }
 
 unsafe fn error_value(env: Env, errno: c_int) -> Value {
@@ -162,58 +185,84 @@ unsafe fn error_value(env: Env, errno: c_int) -> Value {
     crate::accept::string_value(env, &text)
 }
 
-// The Connection is reached through a raw pointer: JS may pause or close it during any event.
-unsafe extern "C" fn on_poll(handle: *mut c_void, status: c_int, ready: c_int) {
-    let connection: *mut Connection = *(handle as *mut *mut Connection);
-    let env = (*connection).env;
-    let Some(events) = events_of(env) else { return };
-    let events = &mut *events;
+/// The events of one wake-up, in the order they happened, for one JS call.
+struct Batch {
+    env: Env,
+    array: Value,
+    length: u32,
+}
+
+impl Batch {
+    unsafe fn push(&mut self, id: i32, kind: i32, data: Value) {
+        let env = self.env;
+        napi::napi_set_element(env, self.array, self.length, crate::int32_value(env, id));
+        napi::napi_set_element(env, self.array, self.length + 1, crate::int32_value(env, kind));
+        napi::napi_set_element(env, self.array, self.length + 2, data);
+        self.length += 3;
+    }
+}
+
+/// The epoll set has ready connections: one read each (or its end, or its error), and the
+/// writable ones that wait for it; then `onEvents(batch)`, whose throw becomes the process's
+/// uncaught exception. JS runs only after every ready event was taken, so none of them points at a
+/// connection JS closed.
+unsafe extern "C" fn on_epoll_ready(handle: *mut c_void, _status: c_int, _ready: c_int) {
+    let events = &mut **(handle as *mut *mut Events);
+    let env = events.env;
+    let count = epoll_wait(events.epoll, events.ready.as_mut_ptr(), MAX_READY_PER_WAKE as c_int, 0);
+    if count <= 0 {
+        return;
+    }
     let mut scope: napi::HandleScope = ptr::null_mut();
     napi::napi_open_handle_scope(env, &mut scope);
-    let id = (*connection).id;
-    if status < 0 {
-        (*connection).reading = false;
-        (*connection).want_writable = false;
-        (*connection).update_poll();
-        emit(env, events, id, EVENT_ERROR, error_value(env, -status));
-    } else {
-        if ready & UV_READABLE != 0 {
-            read_available(connection, events);
+    let mut batch = Batch { env, array: ptr::null_mut(), length: 0 };
+    napi::napi_create_array_with_length(env, count as usize * 3, &mut batch.array);
+    for index in 0..count as usize {
+        let ready = events.ready[index];
+        let connection = ready.data as *mut Connection;
+        let flags = ready.events;
+        if (*connection).reading && flags & (EPOLLIN | EPOLLHUP | EPOLLERR) != 0 {
+            read_once(connection, events, &mut batch);
         }
-        if ready & UV_WRITABLE != 0 && (*connection).want_writable && !(*connection).closed {
+        if (*connection).want_writable && flags & (EPOLLOUT | EPOLLHUP | EPOLLERR) != 0 {
             (*connection).want_writable = false;
-            (*connection).update_poll();
-            emit(env, events, id, EVENT_WRITABLE, crate::undefined(env));
+            let _ = (*connection).update_interest();
+            batch.push((*connection).id, EVENT_WRITABLE, crate::undefined(env));
+        }
+    }
+    if batch.length > 0 {
+        let mut callback: Value = ptr::null_mut();
+        napi::napi_get_reference_value(env, events.callback, &mut callback);
+        let mut receiver: Value = ptr::null_mut();
+        napi::napi_get_global(env, &mut receiver);
+        let mut result: Value = ptr::null_mut();
+        if napi::napi_make_callback(env, events.async_context, receiver, callback, 1, &batch.array, &mut result) != napi::STATUS_OK {
+            let mut exception: Value = ptr::null_mut();
+            if napi::napi_get_and_clear_last_exception(env, &mut exception) == napi::STATUS_OK && !exception.is_null() {
+                napi::napi_fatal_exception(env, exception);
+            }
         }
     }
     napi::napi_close_handle_scope(env, scope);
 }
 
-/// Reads until the socket is drained (or MAX_READS_PER_WAKE), one DATA event per read; stops
-/// early when JS paused or closed the connection in between.
-unsafe fn read_available(connection: *mut Connection, events: &mut Events) {
-    let env = (*connection).env;
+/// One read: DATA with the bytes, END at the end of the stream, ERROR on a socket error (both stop
+/// the watching that has no use any more).
+unsafe fn read_once(connection: *mut Connection, events: &mut Events, batch: &mut Batch) {
+    let env = events.env;
     let id = (*connection).id;
-    for _ in 0..MAX_READS_PER_WAKE {
-        if (*connection).closed || !(*connection).reading {
-            return;
-        }
+    loop {
         let count = read((*connection).fd, events.scratch.as_mut_ptr() as *mut c_void, events.scratch.len());
         if count > 0 {
-            let count = count as usize;
             let mut buffer: Value = ptr::null_mut();
-            napi::napi_create_buffer_copy(env, count, events.scratch.as_ptr() as *const c_void, ptr::null_mut(), &mut buffer);
-            emit(env, events, id, EVENT_DATA, buffer);
-            // A short read took all there was: the next readiness report brings more.
-            if count < events.scratch.len() {
-                return;
-            }
-            continue;
+            napi::napi_create_buffer_copy(env, count as usize, events.scratch.as_ptr() as *const c_void, ptr::null_mut(), &mut buffer);
+            batch.push(id, EVENT_DATA, buffer);
+            return;
         }
         if count == 0 {
             (*connection).reading = false;
-            (*connection).update_poll();
-            emit(env, events, id, EVENT_END, crate::undefined(env));
+            let _ = (*connection).update_interest();
+            batch.push(id, EVENT_END, crate::undefined(env));
             return;
         }
         let error = std::io::Error::last_os_error();
@@ -223,8 +272,8 @@ unsafe fn read_available(connection: *mut Connection, events: &mut Events) {
             _ => {
                 (*connection).reading = false;
                 (*connection).want_writable = false;
-                (*connection).update_poll();
-                emit(env, events, id, EVENT_ERROR, error_value(env, error.raw_os_error().unwrap_or(0)));
+                let _ = (*connection).update_interest();
+                batch.push(id, EVENT_ERROR, error_value(env, error.raw_os_error().unwrap_or(0)));
                 return;
             }
         }
@@ -236,14 +285,6 @@ unsafe fn release_owner(connection: *mut Connection) {
     if (*connection).owners == 0 {
         drop(Box::from_raw(connection));
     }
-}
-
-unsafe extern "C" fn on_closed(handle: *mut c_void) {
-    let connection = *(handle as *mut *mut Connection);
-    let events = (*connection).events;
-    release_owner(connection);
-    (*events).closing -= 1;
-    Events::finish_teardown_if_done(events);
 }
 
 unsafe extern "C" fn on_finalized(_env: Env, data: *mut c_void, _hint: *mut c_void) {
@@ -271,9 +312,9 @@ unsafe fn boolean(env: Env, value: Value) -> Option<bool> {
     (napi::napi_get_value_bool(env, value, &mut result) == napi::STATUS_OK).then_some(result)
 }
 
-/// `connectionEvents(onEvent)`: where this environment's connections report (once per worker).
+/// `connectionEvents(onEvents)`: where this environment's connections report (once per worker).
 pub unsafe extern "C" fn js_connection_events(env: Env, info: napi::CallbackInfo) -> Value {
-    const USAGE: &str = "connectionEvents(onEvent: (id, kind, data) => void)";
+    const USAGE: &str = "connectionEvents(onEvents: (batch) => void)";
     let Some([callback_value]) = crate::arguments::<1>(env, info) else {
         return crate::throw(env, crate::ErrorKind::Type, "ERR_INVALID_ARG_COUNT", USAGE);
     };
@@ -284,13 +325,47 @@ pub unsafe extern "C" fn js_connection_events(env: Env, info: napi::CallbackInfo
     if events_of(env).is_some() {
         return crate::throw(env, crate::ErrorKind::Plain, "ERR_NATIVE_CONNECTION", "connectionEvents: already set in this environment");
     }
+    let mut event_loop: *mut c_void = ptr::null_mut();
+    if napi::napi_get_uv_event_loop(env, &mut event_loop) != napi::STATUS_OK {
+        return crate::throw(env, crate::ErrorKind::Plain, "ERR_NATIVE_CONNECTION", "connectionEvents: no event loop");
+    }
+    let epoll = epoll_create1(EPOLL_CLOEXEC);
+    if epoll < 0 {
+        return crate::throw(env, crate::ErrorKind::Plain, "ERR_NATIVE_CONNECTION", &format!("connectionEvents: epoll_create1: {}", crate::accept::error_text(last_errno())));
+    }
     let mut callback: napi::Ref = ptr::null_mut();
     napi::napi_create_reference(env, callback_value, 1, &mut callback);
     let mut async_context: napi::AsyncContext = ptr::null_mut();
     napi::napi_async_init(env, ptr::null_mut(), crate::accept::string_value(env, "natrium:connection"), &mut async_context);
-    let events = Box::into_raw(Box::new(Events { callback, async_context, scratch: vec![0u8; READ_SIZE], open: Vec::new(), closing: 0, teardown: None }));
-    // Freed by the teardown hook, after the handles it closes (the callback and context go with the
-    // environment).
+    let events = Box::into_raw(Box::new(Events {
+        env,
+        callback,
+        async_context,
+        epoll,
+        poll: poll_memory(),
+        scratch: vec![0u8; READ_SIZE],
+        ready: vec![EpollEvent { events: 0, data: 0 }; MAX_READY_PER_WAKE],
+        open: Vec::new(),
+        teardown: None,
+    }));
+    let handle = (*events).poll.as_mut_ptr() as *mut c_void;
+    let mut result = uv_poll_init(event_loop, handle, epoll);
+    if result == 0 {
+        *(handle as *mut *mut Events) = events;
+        result = uv_poll_start(handle, UV_READABLE, on_epoll_ready);
+        if result != 0 {
+            uv_close(handle, on_poll_closed);
+        }
+    } else {
+        let _ = crate::fd::release(epoll);
+        drop(Box::from_raw(events));
+    }
+    if result != 0 {
+        return crate::throw(env, crate::ErrorKind::Plain, "ERR_NATIVE_CONNECTION", &format!("connectionEvents: {}", crate::accept::error_text(-result)));
+    }
+    // Open connections keep the loop alive, as sockets do; an empty set does not.
+    uv_unref(handle);
+    // Freed once the uv_poll is closed at teardown (the callback and context go with the environment).
     napi::napi_set_instance_data(env, events as *mut c_void, None, ptr::null_mut());
     napi::napi_add_async_cleanup_hook(env, on_teardown, events as *mut c_void, ptr::null_mut());
     crate::undefined(env)
@@ -311,28 +386,18 @@ pub unsafe extern "C" fn js_open_connection(env: Env, info: napi::CallbackInfo) 
     let Some(events) = events_of(env) else {
         return crate::throw(env, crate::ErrorKind::Plain, "ERR_NATIVE_CONNECTION", "openConnection: call connectionEvents first");
     };
-    let mut event_loop: *mut c_void = ptr::null_mut();
-    if napi::napi_get_uv_event_loop(env, &mut event_loop) != napi::STATUS_OK {
-        return crate::throw(env, crate::ErrorKind::Plain, "ERR_NATIVE_CONNECTION", "openConnection: no event loop");
-    }
     let on: c_int = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on as *const c_int as *const c_void, std::mem::size_of::<c_int>() as u32);
-    let connection =
-        Box::into_raw(Box::new(Connection { owners: 1, env, events, slot: 0, fd, id, poll: poll_memory(), reading: true, want_writable: false, closed: false }));
-    let handle = (*connection).handle();
-    let mut result = uv_poll_init(event_loop, handle, fd);
-    if result != 0 {
+    let connection = Box::into_raw(Box::new(Connection { owners: 1, events, slot: 0, fd, id, reading: true, want_writable: false, interest: 0, closed: false }));
+    if let Err(errno) = (*connection).update_interest() {
         release_owner(connection);
-        return crate::throw(env, crate::ErrorKind::Plain, "ERR_NATIVE_CONNECTION", &format!("openConnection({fd}): {}", crate::accept::error_text(-result)));
+        return crate::throw(env, crate::ErrorKind::Plain, "ERR_NATIVE_CONNECTION", &format!("openConnection({fd}): {}", crate::accept::error_text(errno)));
     }
-    *(handle as *mut *mut Connection) = connection;
+    if (*events).open.is_empty() {
+        uv_ref((*events).poll.as_mut_ptr() as *mut c_void);
+    }
     (*connection).slot = (*events).open.len();
     (*events).open.push(connection);
-    result = (*connection).update_poll();
-    if result != 0 {
-        close(connection);
-        return crate::throw(env, crate::ErrorKind::Plain, "ERR_NATIVE_CONNECTION", &format!("openConnection({fd}): {}", crate::accept::error_text(-result)));
-    }
     let mut external: Value = ptr::null_mut();
     (*connection).owners += 1;
     if napi::napi_create_external(env, connection as *mut c_void, Some(on_finalized), ptr::null_mut(), &mut external) != napi::STATUS_OK {
@@ -425,9 +490,8 @@ pub unsafe extern "C" fn js_poll_connection(env: Env, info: napi::CallbackInfo) 
     };
     connection.reading = reading;
     connection.want_writable = want_writable;
-    let result = connection.update_poll();
-    if result != 0 {
-        return crate::throw(env, crate::ErrorKind::Plain, "ERR_NATIVE_CONNECTION", &format!("pollConnection: {}", crate::accept::error_text(-result)));
+    if let Err(errno) = connection.update_interest() {
+        return crate::throw(env, crate::ErrorKind::Plain, "ERR_NATIVE_CONNECTION", &format!("pollConnection: {}", crate::accept::error_text(errno)));
     }
     crate::undefined(env)
 }
@@ -445,7 +509,7 @@ pub unsafe extern "C" fn js_shutdown_connection(env: Env, info: napi::CallbackIn
     crate::undefined(env)
 }
 
-/// `closeConnection(connection)`: stops polling and closes the fd. Idempotent.
+/// `closeConnection(connection)`: stops watching and closes the fd. Idempotent.
 pub unsafe extern "C" fn js_close_connection(env: Env, info: napi::CallbackInfo) -> Value {
     let connection = match only_connection_argument(env, info, "closeConnection") {
         Ok(connection) => connection,

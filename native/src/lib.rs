@@ -7,7 +7,7 @@
 
 #[cfg(unix)]
 mod accept;
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 mod connection;
 #[cfg(unix)]
 mod uv;
@@ -271,12 +271,23 @@ unsafe fn export_accept(env: Env, exports: Value) -> bool {
     export(env, exports, b"acceptConnections\0", accept::js_accept_connections)
         && export(env, exports, b"resumeAccepting\0", accept::js_resume_accepting)
         && export(env, exports, b"stopAccepting\0", accept::js_stop_accepting)
-        && export(env, exports, b"connectionEvents\0", connection::js_connection_events)
+        && export_connections(env, exports)
+}
+
+/// Linux only (epoll); elsewhere workers run every client on a net.Socket.
+#[cfg(target_os = "linux")]
+unsafe fn export_connections(env: Env, exports: Value) -> bool {
+    export(env, exports, b"connectionEvents\0", connection::js_connection_events)
         && export(env, exports, b"openConnection\0", connection::js_open_connection)
         && export(env, exports, b"writeConnection\0", connection::js_write_connection)
         && export(env, exports, b"pollConnection\0", connection::js_poll_connection)
         && export(env, exports, b"shutdownConnection\0", connection::js_shutdown_connection)
         && export(env, exports, b"closeConnection\0", connection::js_close_connection)
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+unsafe fn export_connections(_env: Env, _exports: Value) -> bool {
+    true
 }
 
 /// Without Unix sockets there is nothing to hand to workers (the one worker listens itself).

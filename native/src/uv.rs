@@ -6,7 +6,6 @@ use std::ffi::{c_char, c_int, c_void};
 /// `uv_handle_type` of a uv_poll_t (uv.h's UV_HANDLE_TYPE_MAP order, stable across libuv 1.x).
 const UV_POLL: c_int = 8;
 pub const UV_READABLE: c_int = 1;
-pub const UV_WRITABLE: c_int = 2;
 
 pub type PollCallback = unsafe extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
 pub type CloseCallback = unsafe extern "C" fn(handle: *mut c_void);
@@ -17,6 +16,8 @@ extern "C" {
     pub fn uv_poll_start(handle: *mut c_void, events: c_int, callback: PollCallback) -> c_int;
     pub fn uv_poll_stop(handle: *mut c_void) -> c_int;
     pub fn uv_close(handle: *mut c_void, callback: CloseCallback);
+    pub fn uv_ref(handle: *mut c_void);
+    pub fn uv_unref(handle: *mut c_void);
     pub fn uv_strerror(error: c_int) -> *const c_char;
     pub fn uv_err_name(error: c_int) -> *const c_char;
 }

@@ -33,7 +33,8 @@ export interface Connection {
 }
 
 /** `kind`: 0 data (a Buffer), 1 end of the peer's stream, 2 error (its text), 3 writable again. */
-export type OnConnectionEvent = (id: number, kind: number, data: Buffer | string | undefined) => void;
+/** The events of one wake-up: `[id, kind, data, id, kind, data, ...]` (data: a Buffer, an error text or undefined). */
+export type OnConnectionEvents = (batch: (number | Buffer | string | undefined)[]) => void;
 
 export type OnAccepted = (batch: (number | string)[], error: string | undefined) => void;
 
@@ -52,8 +53,12 @@ export interface NativeAddon {
   resumeAccepting(acceptor: Acceptor): void;
   /** Stops polling and closes the listening socket; idempotent. */
   stopAccepting(acceptor: Acceptor): void;
-  /** Where this thread's connections report their events; once per thread. */
-  connectionEvents(onEvent: OnConnectionEvent): void;
+}
+
+/** Client connections run by the addon (Linux: one epoll set per thread). */
+export interface NativeConnections {
+  /** Where this thread's connections report their events, all of one wake-up in one call; once per thread. */
+  connectionEvents(onEvents: OnConnectionEvents): void;
   /** Takes over an accepted fd (TCP_NODELAY on) and reads from it; events carry `id`. */
   openConnection(fd: number, id: number): Connection;
   /** writev(2) of the buffers in order, as much as the socket takes now: the bytes written; throws on a socket error. */
@@ -107,6 +112,9 @@ const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'acceptConnections',
   'resumeAccepting',
   'stopAccepting',
+];
+
+const CONNECTION_FUNCTIONS: readonly (keyof NativeConnections)[] = [
   'connectionEvents',
   'openConnection',
   'writeConnection',
@@ -114,6 +122,12 @@ const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'shutdownConnection',
   'closeConnection',
 ];
+
+/** The addon's client connections where it has them (Linux), else null: clients then run on net.Socket. */
+export function nativeConnections(addon: NativeAddon): (NativeAddon & NativeConnections) | null {
+  const functions = addon as unknown as Record<string, unknown>;
+  return CONNECTION_FUNCTIONS.every((name) => typeof functions[name] === 'function') ? (addon as NativeAddon & NativeConnections) : null;
+}
 
 function isNativeAddon(value: unknown): value is NativeAddon {
   if (typeof value !== 'object' || value === null) return false;

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import type { Connection, NativeAddon } from '../protocol/native.js';
+import type { Connection, NativeConnections } from '../protocol/native.js';
 
 /** The `kind` of an addon connection event. */
 const EVENT_DATA = 0;
@@ -197,8 +197,10 @@ export class NativeSockets {
   private readonly open = new Map<number, NativeSocket>();
   private nextId = 1;
 
-  constructor(readonly native: NativeAddon) {
-    native.connectionEvents((id, kind, data) => this.open.get(id)?.onEvent(kind, data));
+  constructor(readonly native: NativeConnections) {
+    native.connectionEvents((batch) => {
+      for (let i = 0; i < batch.length; i += 3) this.open.get(batch[i] as number)?.onEvent(batch[i + 1] as number, batch[i + 2] as Buffer | string | undefined);
+    });
   }
 
   /** Takes over an accepted (non-blocking) fd. */

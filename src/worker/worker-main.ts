@@ -15,7 +15,7 @@ import { WorkerStats, type StatsQuery, type WorkerSnapshot } from './stats.js';
 import { enterLameDuck } from './lame-duck.js';
 import { reopenLogFile } from '../server/log-file.js';
 import { NativeSockets } from '../transport/native-socket.js';
-import { native } from '../protocol/native.js';
+import { native, nativeConnections } from '../protocol/native.js';
 import { peerAddressOf, Transports, type ConnectionKind, type PeerAddress } from '../transport/accept.js';
 
 export interface WorkerConfig {
@@ -70,8 +70,10 @@ mesh.startReceiving((record) => shard.deliverFromPeer(record), shard.flushAll, (
 const counters = config.counters;
 const workerStats = new WorkerStats(shard, config.index);
 const transports = new Transports(config.options, log);
-// Handed connections come only where the addon loaded (the main thread needs it to accept them).
-const nativeSockets = native === null ? null : new NativeSockets(native);
+// Handed connections come only where the addon loaded (the main thread needs it to accept them);
+// where it has no connections of its own, plain clients run on net.Socket too.
+const addonConnections = native === null ? null : nativeConnections(native);
+const nativeSockets = addonConnections === null ? null : new NativeSockets(addonConnections);
 shard.onClientClosed = (client, reason) => workerStats.recordClosed(client, reason);
 shard.onHandshakeFailed = (handshake) => workerStats.recordHandshakeFailure(handshake);
 let nextLocalClientId = 1;

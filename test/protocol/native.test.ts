@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { native, nativeLoadError, type NativeAddon } from '../../src/protocol/native.js';
+import { native, nativeConnections, nativeLoadError, type NativeAddon, type NativeConnections } from '../../src/protocol/native.js';
 import { HDR_CONSUMED, HDR_COUNT, HDR_SIZE, OP_STRIDE, OPS_ARRAY_LENGTH, OpKind } from '../../src/protocol/ops.js';
 
 const NATIVE_MODULE_URL = new URL('../../src/protocol/native.js', import.meta.url).href;
@@ -29,6 +29,15 @@ function loadedAddon(): NativeAddon | null {
   assert.ok(cargo.error !== undefined || cargo.status !== 0, `cargo is installed but the addon did not load: ${nativeLoadError}`);
   assert.match(nativeLoadError ?? '', /build:native/);
   return null;
+}
+
+/** The addon's client connections: on Linux the addon has them (epoll). */
+function loadedConnections(): (NativeAddon & NativeConnections) | null {
+  const addon = loadedAddon();
+  if (addon === null) return null;
+  const connections = nativeConnections(addon);
+  assert.ok(connections !== null || process.platform !== 'linux', 'on Linux the addon runs client connections');
+  return connections;
 }
 
 /** Runs `body` (the text of an async function of `(addon, workerData)`) in a worker; resolves its result. */
@@ -277,31 +286,53 @@ describe('native addon', () => {
     assert.equal(error.code, 'ECONNREFUSED');
   });
 
-  it('openConnection reads, writes (writev), pauses, sees the end and closes an accepted socket', async () => {
-    const addon = loadedAddon();
+  it('openConnection reads, writes (writev), pauses, sees the end and closes an accepted socket; one call per wake-up', async () => {
+    const addon = loadedConnections();
     if (addon === null) return;
     const server = net.createServer({ pauseOnConnect: true });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-    const [accepted] = (await once(server, 'connection')) as [net.Socket];
-    const fd = addon.dup(socketFd(accepted));
-    accepted.destroy();
+    const accept = async (): Promise<[net.Socket, number]> => {
+      const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+      const [accepted] = (await once(server, 'connection')) as [net.Socket];
+      const fd = addon.dup(socketFd(accepted));
+      accepted.destroy();
+      return [client, fd];
+    };
+    const [client, fd] = await accept();
+    const [other, otherFd] = await accept();
     server.close();
-    const events: [number, number, Buffer | string | undefined][] = [];
-    let onEvent: () => void = () => {};
-    addon.connectionEvents((id, kind, data) => {
-      events.push([id, kind, data]);
-      onEvent();
+    const batches: (number | Buffer | string | undefined)[][] = [];
+    let onBatch: () => void = () => {};
+    addon.connectionEvents((batch) => {
+      batches.push(batch);
+      onBatch();
     });
     assert.throws(() => addon.connectionEvents(() => {}), /already set/);
-    const nextEvent = (): Promise<void> => new Promise((resolve) => (onEvent = resolve));
+    const nextBatch = (): Promise<void> => new Promise((resolve) => (onBatch = resolve));
     const connection = addon.openConnection(fd, 42);
+    const otherConnection = addon.openConnection(otherFd, 43);
 
-    let event = nextEvent();
+    let batch = nextBatch();
     client.write('hello');
-    await event;
-    assert.deepEqual(events.shift(), [42, 0, Buffer.from('hello')]);
+    await batch;
+    assert.deepEqual(batches.shift(), [42, 0, Buffer.from('hello')]);
+
+    // Both ready before the loop polls: their reads come in one call.
+    batch = nextBatch();
+    await Promise.all([new Promise((resolve) => client.write('one', resolve)), new Promise((resolve) => other.write('two', resolve))]);
+    await batch;
+    const both = batches.shift()!;
+    assert.equal(both.length, 6);
+    assert.deepEqual(
+      [both.slice(0, 3), both.slice(3)].sort((a, b) => (a[0] as number) - (b[0] as number)),
+      [
+        [42, 0, Buffer.from('one')],
+        [43, 0, Buffer.from('two')],
+      ],
+    );
+    addon.closeConnection(otherConnection);
+    await once(other, 'close');
 
     let reply = '';
     client.on('data', (chunk) => (reply += chunk));
@@ -314,16 +345,16 @@ describe('native addon', () => {
     // Loopback delivers within the write: after it and a full turn of the loop (its poll phase
     // included), an unpaused connection would have reported the bytes.
     await new Promise<void>((resolve) => client.write('later', () => setImmediate(() => setImmediate(resolve))));
-    assert.equal(events.length, 0);
-    event = nextEvent();
+    assert.equal(batches.length, 0);
+    batch = nextBatch();
     addon.pollConnection(connection, true, false);
-    await event;
-    assert.deepEqual(events.shift(), [42, 0, Buffer.from('later')]);
+    await batch;
+    assert.deepEqual(batches.shift(), [42, 0, Buffer.from('later')]);
 
-    event = nextEvent();
+    batch = nextBatch();
     client.end();
-    await event;
-    assert.deepEqual(events.shift(), [42, 1, undefined]);
+    await batch;
+    assert.deepEqual(batches.shift(), [42, 1, undefined]);
     addon.shutdownConnection(connection);
     await once(client, 'end');
     addon.closeConnection(connection);
@@ -334,8 +365,7 @@ describe('native addon', () => {
   });
 
   it('a worker that exits with connections and a listener still open is torn down cleanly', async () => {
-    const addon = loadedAddon();
-    if (addon === null) return;
+    if (loadedConnections() === null) return;
     const result = await runInWorker<string>(`
       const net = require('node:net');
       const server = net.createServer();
@@ -352,7 +382,7 @@ describe('native addon', () => {
       });
       net.connect(port, '127.0.0.1');
       await opened;
-      // Open polls keep a loop alive: the worker goes as the broker's do (process.exit, terminate).
+      // Open connections keep a loop alive: the worker goes as the broker's do (process.exit, terminate).
       setImmediate(() => process.exit(0));
       return 'left open';`);
     assert.equal(result, 'left open');
