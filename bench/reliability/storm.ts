@@ -1,21 +1,60 @@
 /**
  * Connection storm: 10 000 connections with 200 handshakes in flight, each CONNECT + PING until
  * the PONG, on a fresh broker; rounds alternate between Natrium and nats-server and the median
- * rate counts. Then a restart: real `nats` clients (nats.js, reconnecting as configured by
+ * rate counts. The generator is `storm-generator/main.go` (built on first use; Go's standard
+ * library only), or with `--generator node` the raw sockets of fleet.ts in this process, which
+ * saturate their one core first. Then a restart: real `nats` clients (nats.js, reconnecting as configured by
  * default apart from a shorter wait) each with a subscription of its own; the broker is stopped and
  * started again on the same port; every client must reconnect, and every subscription must get a
  * message again.
  *
- *   node dist/bench/reliability/storm.js [--connections 10000] [--in-flight 200] [--rounds 3] [--clients 100] [--brokers natrium,nats-server]
+ *   node dist/bench/reliability/storm.js [--connections 10000] [--in-flight 200] [--rounds 3] [--clients 100] [--brokers natrium,nats-server] [--generator go|node]
  */
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { connect, Events, type NatsConnection } from 'nats';
 import { brokerLabel, freePort, hostLine, parseOptions, sleep, startBroker, type BrokerSpec } from './common.js';
 import { ensureOpenFiles, openFleet } from './fleet.js';
 import { parseBrokers } from './slow-consumer.js';
 
 const RESTART_TIMEOUT_MS = 30_000;
+
+/** Who opens the connections: the Go generator's binary, or fleet.ts in this process. */
+export type StormGenerator = { kind: 'go'; binary: string } | { kind: 'node' };
+
+/** The Go generator's source, beside this script's TypeScript source (this file runs from dist/). */
+const GENERATOR_SOURCE = fileURLToPath(new URL('../../../bench/reliability/storm-generator/', import.meta.url));
+
+/** Builds the Go generator (standard library only, no network). */
+export function buildStormGenerator(): StormGenerator {
+  const binary = join(tmpdir(), 'natrium-storm-generator');
+  const build = spawnSync('go', ['build', '-o', binary, '.'], { cwd: GENERATOR_SOURCE, env: { ...process.env, GO111MODULE: 'off', GOPROXY: 'off', GOFLAGS: '' }, encoding: 'utf8' });
+  if (build.error !== undefined) throw new Error(`the storm generator needs Go (apt-get install -y golang-go), or use --generator node: ${build.error.message}`);
+  if (build.status !== 0) throw new Error(`go build of ${GENERATOR_SOURCE} failed: ${build.stderr}`);
+  return { kind: 'go', binary };
+}
+
+interface FleetFigures {
+  connected: number;
+  failures: number;
+  seconds: number;
+  firstFailure: string;
+}
+
+/** One storm against `port` from the generator chosen. */
+async function runGenerator(generator: StormGenerator, port: number, count: number, inFlight: number): Promise<FleetFigures> {
+  if (generator.kind === 'node') {
+    const fleet = await openFleet(port, count, inFlight, null);
+    for (const c of fleet.connections) c.destroy();
+    return { connected: fleet.connections.length, failures: fleet.failures.length, seconds: fleet.seconds, firstFailure: fleet.failures[0] ?? '' };
+  }
+  const { stdout } = await promisify(execFile)(generator.binary, ['-addr', `127.0.0.1:${port}`, '-n', String(count), '-k', String(inFlight)]);
+  return JSON.parse(stdout) as FleetFigures;
+}
 
 export interface StormRun {
   broker: string;
@@ -36,19 +75,11 @@ export interface RestartResult {
   resumed: number;
 }
 
-export async function storm(spec: BrokerSpec, count: number, inFlight: number): Promise<StormRun> {
+export async function storm(spec: BrokerSpec, count: number, inFlight: number, generator: StormGenerator): Promise<StormRun> {
   const broker = await startBroker(spec);
   try {
-    const fleet = await openFleet(broker.port, count, inFlight, null);
-    for (const c of fleet.connections) c.destroy();
-    return {
-      broker: broker.label,
-      connected: fleet.connections.length,
-      failures: fleet.failures.length,
-      seconds: fleet.seconds,
-      perSecond: fleet.connections.length / fleet.seconds,
-      firstFailure: fleet.failures[0] ?? '',
-    };
+    const fleet = await runGenerator(generator, broker.port, count, inFlight);
+    return { broker: broker.label, ...fleet, perSecond: fleet.connected / fleet.seconds };
   } finally {
     await broker.close();
   }
@@ -106,15 +137,17 @@ export async function restart(spec: BrokerSpec, clientCount: number): Promise<Re
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const options = parseOptions(process.argv.slice(2), { connections: 10_000, inFlight: 200, rounds: 3, clients: 100, brokers: 'natrium,nats-server', out: '' });
+  const options = parseOptions(process.argv.slice(2), { connections: 10_000, inFlight: 200, rounds: 3, clients: 100, brokers: 'natrium,nats-server', generator: 'go', out: '' });
+  if (options.generator !== 'go' && options.generator !== 'node') throw new Error(`--generator: go or node, not ${options.generator}`);
+  const generator: StormGenerator = options.generator === 'node' ? { kind: 'node' } : buildStormGenerator();
   const rerun = ensureOpenFiles(options.connections + 512);
   if (rerun !== null) process.exit(rerun);
   const specs = parseBrokers(options.brokers);
-  console.log(`storm: ${options.connections} connections, ${options.inFlight} in flight, CONNECT + PING until PONG, ${options.rounds} rounds; ${hostLine()}`);
+  console.log(`storm: ${options.connections} connections, ${options.inFlight} in flight, CONNECT + PING until PONG, ${options.rounds} rounds, ${options.generator} generator; ${hostLine()}`);
   const runs: StormRun[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const spec of specs) {
-      const run = await storm(spec, options.connections, options.inFlight);
+      const run = await storm(spec, options.connections, options.inFlight, generator);
       runs.push(run);
       console.log(`  round ${round} ${run.broker}: ${run.connected} in ${run.seconds.toFixed(2)} s = ${Math.round(run.perSecond)} connections/s, ${run.failures} failures ${run.firstFailure}`);
     }
