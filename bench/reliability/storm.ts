@@ -158,13 +158,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     restarts.push(result);
     console.log(`  restart ${result.broker}: ${result.reconnected}/${result.clients} nats.js clients reconnected ${result.reconnectMs} ms after the broker was back; ${result.resumed} subscriptions got a message again`);
   }
+  const medianRate = (label: string): number => median(runs.filter((r) => r.broker === label).map((r) => r.perSecond));
   console.log('\n| broker | connections/s (median) | failures | nats.js clients back after restart | subscriptions resumed |\n|---|---|---|---|---|');
   for (const spec of specs) {
     const label = brokerLabel(spec);
     const mine = runs.filter((r) => r.broker === label);
     const r = restarts.find((x) => x.broker === label)!;
     console.log(
-      `| ${label} | **${Math.round(median(mine.map((x) => x.perSecond))).toLocaleString('en-US')}** (${mine.map((x) => Math.round(x.perSecond)).join(', ')}) | ${mine.reduce((n, x) => n + x.failures, 0)} | ` +
+      `| ${label} | **${Math.round(medianRate(label)).toLocaleString('en-US')}** (${mine.map((x) => Math.round(x.perSecond)).join(', ')}) | ${mine.reduce((n, x) => n + x.failures, 0)} | ` +
         `${r.reconnected}/${r.clients} in ${r.reconnectMs} ms | ${r.resumed}/${r.clients} |`,
     );
   }
@@ -172,6 +173,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     mkdirSync(dirname(options.out), { recursive: true });
     writeFileSync(options.out, JSON.stringify({ date: new Date().toISOString(), host: hostLine(), options, runs, restarts }, null, 2) + '\n');
   }
-  const natriumFailed = runs.some((r) => r.broker.startsWith('natrium') && r.failures > 0) || restarts.some((r) => r.reconnected < r.clients || r.resumed < r.clients);
+  // The target: no failure, every client back, and at least nats-server's rate (when it ran).
+  const natriumLabels = specs.filter((spec) => spec.kind === 'natrium').map(brokerLabel);
+  const natsRate = specs.some((spec) => spec.kind === 'nats-server') ? medianRate('nats-server') : 0;
+  const slower = natriumLabels.filter((label) => medianRate(label) < natsRate);
+  for (const label of slower) console.log(`${label}: ${(medianRate(label) / natsRate).toFixed(2)}x nats-server's rate: target missed`);
+  const natriumFailed =
+    slower.length > 0 || runs.some((r) => r.broker.startsWith('natrium') && r.failures > 0) || restarts.some((r) => r.reconnected < r.clients || r.resumed < r.clients);
   process.exit(natriumFailed ? 1 : 0);
 }
