@@ -207,6 +207,7 @@ export function connzQuery(params: URLSearchParams): StatsQuery {
   return {
     connections: state !== 'closed',
     closed: state !== 'open',
+    cid: intParam(params, 'cid', 0),
     subs: subs === 'detail' || (subs !== null && subs !== '' && boolParam(params, 'subs')),
     subscriptions: false,
     auth: boolParam(params, 'auth'),
@@ -332,11 +333,13 @@ export function connz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[],
     closed = closed.filter((c) => c.account === account);
   }
   let selected = state === 'open' ? open : state === 'closed' ? closed : open.concat(closed);
-  // The total counts the (account's) connections before the cid and user filters.
-  const total = selected.length;
+  // The total counts the (account's) connections before the cid and user filters; for one cid the
+  // workers sent just that connection, and their counts.
+  const total = cid > 0 ? connectionTotal(snapshots, state, account) : selected.length;
   if (cid > 0) {
-    // nats-server answers one connection by id, with limit 1 and the overall total.
-    selected = selected.filter((c) => c.cid === cid);
+    // nats-server answers one connection by id, with limit 1 and the overall total; with
+    // state=any it looks among the closed ones only (2.9.10).
+    selected = (state === 'any' ? closed : selected).filter((c) => c.cid === cid);
     offset = 0;
   }
   if (user !== '') selected = selected.filter((c) => c.authorizedUser === user);
@@ -353,6 +356,17 @@ export function connz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[],
   };
 }
 
+/**
+ * /connz's total from the workers' counts: open connections, and the closed ones the newest
+ * MAX_CLOSED_CONNECTIONS would hold (with an account filter, that account's, capped the same way).
+ */
+function connectionTotal(snapshots: readonly WorkerSnapshot[], state: ConnState, account: number | null): number {
+  const count = (counts: number[]): number => (account === null ? counts.reduce((n, c) => n + c, 0) : (counts[account] ?? 0));
+  const open = snapshots.reduce((n, s) => n + count(s.accountConnections), 0);
+  const closed = Math.min(MAX_CLOSED_CONNECTIONS, snapshots.reduce((n, s) => n + count(s.closedAccounts), 0));
+  return state === 'open' ? open : state === 'closed' ? closed : open + closed;
+}
+
 /** Does a subscription's subject (with wildcards) match a literal test subject? */
 function subjectMatches(pattern: string, subject: string): boolean {
   const p = pattern.split('.');
@@ -367,7 +381,7 @@ function subjectMatches(pattern: string, subject: string): boolean {
 
 export function subszQuery(params: URLSearchParams): StatsQuery {
   const wantList = boolParam(params, 'subs') || (params.get('test') ?? '') !== '';
-  return { connections: false, closed: false, subs: false, subscriptions: wantList, auth: false, accounts: false };
+  return { connections: false, closed: false, cid: 0, subs: false, subscriptions: wantList, auth: false, accounts: false };
 }
 
 /** Sublist figures over every account, or the account of `acc` (nothing for an unknown one), as nats-server. */
@@ -405,7 +419,7 @@ export function subsz(ctx: MonitorContext, snapshots: readonly WorkerSnapshot[],
 }
 
 /** What /accountz asks of the workers: their connections per account. */
-export const ACCOUNTZ_QUERY: StatsQuery = { connections: false, closed: false, subs: false, subscriptions: false, auth: false, accounts: true };
+export const ACCOUNTZ_QUERY: StatsQuery = { connections: false, closed: false, cid: 0, subs: false, subscriptions: false, auth: false, accounts: true };
 
 /**
  * Every account, or one account's detail: connections and sublist over all workers, its exports

@@ -27,7 +27,7 @@ export interface MonitorServer {
 
 /** nats-server answers /healthz compactly. */
 const HEALTHY = '{"status":"ok"}';
-const COUNTERS_ONLY: StatsQuery = { connections: false, closed: false, subs: false, subscriptions: false, auth: false, accounts: false };
+const COUNTERS_ONLY: StatsQuery = { connections: false, closed: false, cid: 0, subs: false, subscriptions: false, auth: false, accounts: false };
 
 /** A body to encode as nats-server does, or one already encoded. */
 type Endpoint = (params: URLSearchParams) => Promise<object | string>;

@@ -64,6 +64,11 @@ export interface StatsQuery {
   /** Open connections; with their subscriptions when `subs`. */
   connections: boolean;
   closed: boolean;
+  /**
+   * Only the connection with this id, open or closed, and the counts /connz's total needs
+   * (`accountConnections`, `closedAccounts`): a lookup by id does not copy every connection. 0: all.
+   */
+  cid: number;
   subs: boolean;
   /** Every subscription (subsz subs=1). */
   subscriptions: boolean;
@@ -128,8 +133,10 @@ export interface WorkerSnapshot {
   subscriptionCount: number;
   /** Sublist figures by account id; null where this worker has no index for the account. */
   sublists: (SublistStats | null)[];
-  /** Open connections by account id (when asked for). */
+  /** Open connections by account id (when asked for, and with a `cid`). */
   accountConnections: number[];
+  /** Connections in the closed ring by account id (closed ones asked for with a `cid`). */
+  closedAccounts: number[];
   connections: ConnectionSnapshot[];
   closed: ConnectionSnapshot[];
   subscriptions: SubscriptionSnapshot[];
@@ -268,18 +275,22 @@ export class WorkerStats {
     const connections: ConnectionSnapshot[] = [];
     const subscriptions: SubscriptionSnapshot[] = [];
     const accountConnections: number[] = [];
-    if (query.connections || query.subscriptions || query.accounts) {
+    const wanted = (cid: number): boolean => query.connections && (query.cid === 0 || cid === query.cid);
+    const countAccounts = query.accounts || query.cid > 0;
+    if (query.connections || query.subscriptions || countAccounts) {
       for (const client of shard.clients) {
-        if (query.connections) connections.push(this.snapshot(client, now, query.subs, query.auth));
+        if (wanted(client.id)) connections.push(this.snapshot(client, now, query.subs, query.auth));
         if (query.subscriptions) subscriptions.push(...subscriptionsOf(client));
-        if (query.accounts) accountConnections[client.account] = (accountConnections[client.account] ?? 0) + 1;
+        if (countAccounts) accountConnections[client.account] = (accountConnections[client.account] ?? 0) + 1;
       }
       for (const handshake of shard.handshakes) {
-        if (query.connections) connections.push(this.handshakeSnapshot(handshake));
+        if (wanted(handshake.clientId)) connections.push(this.handshakeSnapshot(handshake));
         // Until it authenticates, a client is in the global account.
-        if (query.accounts) accountConnections[0] = (accountConnections[0] ?? 0) + 1;
+        if (countAccounts) accountConnections[0] = (accountConnections[0] ?? 0) + 1;
       }
     }
+    const closedAccounts: number[] = [];
+    if (query.closed && query.cid > 0) for (const entry of this.closedRing) closedAccounts[entry.account] = (closedAccounts[entry.account] ?? 0) + 1;
     return {
       worker: this.worker,
       stats: { ...shard.stats },
@@ -288,8 +299,9 @@ export class WorkerStats {
       subscriptionCount: shard.subscriptionCount,
       sublists: shard.sublistStats(),
       accountConnections: Array.from(accountConnections, (count) => count ?? 0),
+      closedAccounts: Array.from(closedAccounts, (count) => count ?? 0),
       connections,
-      closed: query.closed ? this.closedRing.slice() : [],
+      closed: !query.closed ? [] : query.cid > 0 ? this.closedRing.filter((entry) => entry.cid === query.cid) : this.closedRing.slice(),
       subscriptions,
       interconnect,
     };

@@ -205,6 +205,17 @@ test('/connz: state=closed keeps closed connections with their close reason', as
   const any = await json('/connz?state=any');
   assert.equal(any.total, 3);
   assert.deepEqual((await json('/connz?state=closed&sort=stop')).connections.map((x: Json) => x.cid), [closedCid]);
+  // By id, as nats-server: that connection, limit 1, and the total of the state asked for.
+  const byId = await json(`/connz?state=closed&cid=${closedCid}`);
+  assert.deepEqual([byId.num_connections, byId.total, byId.limit, byId.connections[0].name], [1, 1, 1, 'closer']);
+  const anyById = await json(`/connz?state=any&cid=${closedCid}`);
+  assert.deepEqual([anyById.num_connections, anyById.total, anyById.connections[0].reason], [1, 3, 'Client Closed']);
+  const openById = await json(`/connz?cid=${closedCid}`);
+  assert.deepEqual([openById.num_connections, openById.total], [0, 2], 'not among the open ones');
+  const openCid = (await json('/connz')).connections[0].cid;
+  assert.deepEqual((await json(`/connz?cid=${openCid}`)).num_connections, 1);
+  const anyOpen = await json(`/connz?state=any&cid=${openCid}`);
+  assert.deepEqual([anyOpen.num_connections, anyOpen.total], [0, 3], 'nats-server 2.9 looks among the closed ones only');
 });
 
 test('/connz: bad options are refused with nats-server\'s texts', async () => {

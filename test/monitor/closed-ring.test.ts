@@ -34,7 +34,7 @@ test('closed connections: a bounded ring keeping the newest, with reason and fin
   const stats = new WorkerStats(fakeShard, 3);
   const total = MAX_CLOSED_CONNECTIONS + 25;
   for (let id = 1; id <= total; id++) stats.recordClosed(fakeClient(id), id % 2 === 0 ? 'Client Closed' : 'Stale Connection');
-  const closed = stats.collect({ connections: false, closed: true, subs: false, subscriptions: false, auth: false, accounts: false }).closed;
+  const closed = stats.collect({ connections: false, closed: true, cid: 0, subs: false, subscriptions: false, auth: false, accounts: false }).closed;
   assert.equal(closed.length, MAX_CLOSED_CONNECTIONS);
   const ids = closed.map((c) => c.cid).sort((a, b) => a - b);
   assert.equal(ids[0], 26, 'the oldest 25 were dropped');
@@ -45,5 +45,5 @@ test('closed connections: a bounded ring keeping the newest, with reason and fin
     [3, '10.0.0.1', 1000 + total, total % 2 === 0 ? 'Client Closed' : 'Stale Connection', total, total * 10, `c${total}`, 0],
   );
   assert.ok(last.stop !== null && last.stop >= last.start);
-  assert.deepEqual(stats.collect({ connections: false, closed: false, subs: false, subscriptions: false, auth: false, accounts: false }).closed, [], 'sent only when asked for');
+  assert.deepEqual(stats.collect({ connections: false, closed: false, cid: 0, subs: false, subscriptions: false, auth: false, accounts: false }).closed, [], 'sent only when asked for');
 });
