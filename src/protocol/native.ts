@@ -32,8 +32,10 @@ export interface Connection {
   readonly [connectionBrand]: true;
 }
 
-/** `kind`: 0 data (a Buffer), 1 end of the peer's stream, 2 error (its text), 3 writable again. */
-/** The events of one wake-up: `[id, kind, data, id, kind, data, ...]` (data: a Buffer, an error text or undefined). */
+/**
+ * The events of one wake-up: `[id, kind, data, id, kind, data, ...]`; `kind`: 0 data (a Buffer),
+ * 1 end of the peer's stream, 2 error (its text), 3 writable again.
+ */
 export type OnConnectionEvents = (batch: (number | Buffer | string | undefined)[]) => void;
 
 export type OnAccepted = (batch: (number | string)[], error: string | undefined) => void;
