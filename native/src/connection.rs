@@ -216,7 +216,8 @@ unsafe extern "C" fn on_epoll_ready(handle: *mut c_void, _status: c_int, _ready:
     let mut scope: napi::HandleScope = ptr::null_mut();
     napi::napi_open_handle_scope(env, &mut scope);
     let mut batch = Batch { env, array: ptr::null_mut(), length: 0 };
-    napi::napi_create_array_with_length(env, count as usize * 3, &mut batch.array);
+    // Empty: an event may add nothing (a read that found no bytes) or two entries (data, writable).
+    napi::napi_create_array_with_length(env, 0, &mut batch.array);
     for index in 0..count as usize {
         let ready = events.ready[index];
         let connection = ready.data as *mut Connection;

@@ -305,6 +305,8 @@ describe('native addon', () => {
     const batches: (number | Buffer | string | undefined)[][] = [];
     let onBatch: () => void = () => {};
     addon.connectionEvents((batch) => {
+      // Whole events only: [id, kind, data] each, no holes.
+      assert.ok(batch.length > 0 && batch.length % 3 === 0 && batch.every((v, i) => i % 3 === 2 || typeof v === 'number'), `batch ${batch}`);
       batches.push(batch);
       onBatch();
     });
