@@ -38,6 +38,7 @@ export function buildStormGenerator(): StormGenerator {
   return { kind: 'go', binary };
 }
 
+/** What a generator reports of one storm (the Go one prints it as JSON). */
 interface FleetFigures {
   connected: number;
   failures: number;
@@ -56,13 +57,9 @@ async function runGenerator(generator: StormGenerator, port: number, count: numb
   return JSON.parse(stdout) as FleetFigures;
 }
 
-export interface StormRun {
+export interface StormRun extends FleetFigures {
   broker: string;
-  connected: number;
-  failures: number;
-  seconds: number;
   perSecond: number;
-  firstFailure: string;
 }
 
 export interface RestartResult {
